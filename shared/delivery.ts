@@ -1,0 +1,34 @@
+import type { AgentOutcome } from "./hygiene/types.ts";
+
+/**
+ * The edge → hub hand-over. The delivery id is created once at the edge, before the first
+ * attempt, and reused on every retry; the hub stores each delivery id at most once.
+ */
+export interface Delivery {
+  deliveryId: string;
+  /** Which edge deployment took the message. */
+  edgeId: string;
+  envelope: { from: string; to: string[] };
+  /** The exact bytes received. */
+  raw: Uint8Array;
+  /** ISO 8601 time the edge received it. */
+  receivedAt: string;
+  subject: string | null;
+  messageId: string | null;
+  verdict: { action: "accept" | "quarantine"; scl: number; agents: AgentOutcome[] };
+}
+
+export interface IngestResult {
+  /** `duplicate` when this delivery id was already stored: nothing was written again. */
+  status: "stored" | "duplicate";
+  /** The hub's id for the stored message. */
+  id: number;
+}
+
+/** The hub's RPC surface for edges. */
+export interface HubIngestApi {
+  ingest(delivery: Delivery): Promise<IngestResult>;
+}
+
+/** Delivery ids are UUIDs; anything else is refused at the hub. */
+export const DELIVERY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,0 +1,54 @@
+/** Hashing for the directory snapshot: content hashes for blobs, keyed hashes for recipients. */
+
+const encoder = new TextEncoder();
+
+/** Bytes of a recipient's keyed hash kept in a shard. 128 bits: collisions are negligible at any directory size. */
+export const RECIPIENT_HASH_BYTES = 16;
+
+/** Lower-case hex SHA-256 of some bytes. */
+export async function sha256Hex(data: Uint8Array | string): Promise<string> {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+/**
+ * The secret the hub and every edge share to hash recipient addresses (HMAC-SHA-256). Without
+ * it a copy of an edge's KV reveals no address, and dictionary attacks need the key too.
+ */
+export class DirectoryKey {
+  readonly id: string;
+  readonly #key: CryptoKey;
+
+  private constructor(key: CryptoKey, id: string) {
+    this.#key = key;
+    this.id = id;
+  }
+
+  /**
+   * @example
+   * const key = await DirectoryKey.import(env.DIRECTORY_KEY);
+   * const h = await key.hashAddress("alice@example.com");
+   */
+  static async import(secret: string): Promise<DirectoryKey> {
+    if (typeof secret !== "string" || secret.length < 16) {
+      throw new Error("DIRECTORY_KEY must be set to a secret of at least 16 characters");
+    }
+    const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    // The key id lets an edge notice that its key differs from the hub's. Using such a snapshot
+    // would make every recipient "unknown" and bounce real mail.
+    const id = toHex(new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode("portcullis directory key id")))).slice(0, 16);
+    return new DirectoryKey(key, id);
+  }
+
+  /** The truncated keyed hash of a normalised address. */
+  async hashAddress(normalisedAddress: string): Promise<Uint8Array> {
+    const mac = await crypto.subtle.sign("HMAC", this.#key, encoder.encode(normalisedAddress));
+    return new Uint8Array(mac, 0, RECIPIENT_HASH_BYTES);
+  }
+}

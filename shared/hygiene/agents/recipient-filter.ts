@@ -1,0 +1,36 @@
+import { domainOf } from "../../directory/address.ts";
+import type { RejectReason } from "../../verdict.ts";
+import { CONTINUE, reject } from "../../verdict.ts";
+import type { Agent } from "../types.ts";
+
+/**
+ * Accepted domains and known recipients, from the synced directory (recipients are looked up by
+ * keyed hash; the edge never holds an address in clear). A domain that is not accepted is a
+ * relay attempt (550 5.7.1); an unknown user at an accepted domain is 550 5.1.1.
+ *
+ * Closed on failure: if the directory cannot be read the message is deferred (451), never
+ * bounced — a sync problem must not turn into lost mail.
+ */
+export const recipientFilter: Agent = {
+  name: "recipient-filter",
+  phase: "envelope",
+  failMode: "closed",
+  async check(mail, ctx) {
+    const directory = ctx.directory;
+    if (directory === null) return { ...CONTINUE, skipped: true, note: "no directory loaded" };
+    const accepted: string[] = [];
+    let firstRefusal: RejectReason | null = null;
+    for (const address of mail.recipients) {
+      const domain = domainOf(address);
+      let refusal: RejectReason | null = null;
+      if (!(await directory.isAcceptedDomain(domain))) refusal = { reason: "relay_denied", domain };
+      else if (!(await directory.isRecipient(address))) refusal = { reason: "unknown_recipient" };
+      if (refusal === null) accepted.push(address);
+      else firstRefusal ??= refusal;
+    }
+    if (accepted.length === 0 && firstRefusal !== null) return reject(firstRefusal);
+    const refused = mail.recipients.length - accepted.length;
+    mail.recipients = accepted;
+    return { ...CONTINUE, note: refused === 0 ? `${accepted.length} known recipient(s)` : `${accepted.length} known, ${refused} refused` };
+  },
+};

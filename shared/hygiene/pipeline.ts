@@ -1,0 +1,91 @@
+import { AGENT_TIMEOUT_MS } from "../limits.ts";
+import { ACCEPTED_REPLY, formatReply, smtpReply } from "../smtp.ts";
+import { withTimeout } from "../timeout.ts";
+import type { Action, RejectReason } from "../verdict.ts";
+import { AGENTS } from "./agents/index.ts";
+import { parseMessage } from "./parse.ts";
+import type { Agent, AgentContext, AgentOutcome, AgentVerdict, Envelope, InboundMail, PipelineResult } from "./types.ts";
+
+export interface PipelineInput {
+  envelope: Envelope;
+  raw: Uint8Array;
+}
+
+export interface PipelineOptions {
+  agents?: readonly Agent[];
+  /** Called when an agent throws or times out; the edge logs it, the CLI prints it. */
+  onAgentError?: (agent: string, error: unknown) => void;
+}
+
+/**
+ * Runs the hygiene agents over one message: envelope agents, then one parse, then header and
+ * body agents. Never throws for anything about the message: every input gets a result.
+ *
+ * @example
+ * const result = await runPipeline({ envelope: { from: "a@b.example", to: ["alice@example.com"] }, raw }, { directory });
+ * result.action // "accept" | "reject" | "quarantine" | "tempfail"
+ */
+export async function runPipeline(input: PipelineInput, ctx: AgentContext, options: PipelineOptions = {}): Promise<PipelineResult> {
+  const agents = options.agents ?? AGENTS;
+  const mail: InboundMail = { envelope: input.envelope, raw: input.raw, recipients: [], email: null };
+  const outcomes: AgentOutcome[] = [];
+  const finish = (action: Action, reason: RejectReason | null): PipelineResult => ({
+    action,
+    scl: 0,
+    smtp: formatReply(reason === null ? ACCEPTED_REPLY : smtpReply(reason)),
+    reason,
+    agents: outcomes,
+    recipients: action === "reject" || action === "tempfail" ? [] : mail.recipients,
+    email: mail.email,
+  });
+
+  // Parsing happens once, between the envelope agents and the first agent that reads content —
+  // or at the end when no such agent runs, so malformed MIME is always answered here.
+  let parsed = false;
+  const parseOnce = async (): Promise<PipelineResult | null> => {
+    parsed = true;
+    const result = await parseMessage(mail.raw);
+    if (!result.ok) {
+      outcomes.push({ agent: "parse", result: "fail", reason: result.reason.reason });
+      return finish("reject", result.reason);
+    }
+    mail.email = result.email;
+    outcomes.push({ agent: "parse", result: "pass", reason: "parsed" });
+    return null;
+  };
+
+  for (const agent of agents) {
+    if (agent.phase !== "envelope" && !parsed) {
+      const refused = await parseOnce();
+      if (refused !== null) return refused;
+    }
+    const verdict = await runAgent(agent, mail, ctx, options);
+    outcomes.push(describe(agent.name, verdict));
+    if (verdict.action === "continue") continue;
+    if (verdict.action === "accept") break;
+    return finish(verdict.action, verdict.reason);
+  }
+  if (!parsed) {
+    const refused = await parseOnce();
+    if (refused !== null) return refused;
+  }
+  return finish("accept", null);
+}
+
+async function runAgent(agent: Agent, mail: InboundMail, ctx: AgentContext, options: PipelineOptions): Promise<AgentVerdict> {
+  try {
+    return await withTimeout(agent.check(mail, ctx), AGENT_TIMEOUT_MS, `agent ${agent.name} did not finish`);
+  } catch (error) {
+    options.onAgentError?.(agent.name, error);
+    const detail = error instanceof Error ? error.message : String(error);
+    if (agent.failMode === "open") return { action: "continue", skipped: true, note: `error (fail open): ${detail}` };
+    return { action: "tempfail", reason: { reason: "agent_failed", agent: agent.name, detail } };
+  }
+}
+
+function describe(agent: string, verdict: AgentVerdict): AgentOutcome {
+  if (verdict.action === "continue" || verdict.action === "accept") {
+    return { agent, result: verdict.skipped ? "skip" : "pass", reason: verdict.note ?? verdict.action };
+  }
+  return { agent, result: "fail", reason: verdict.reason.reason };
+}

@@ -1,0 +1,72 @@
+/**
+ * Every limit Portcullis enforces, in one place, each with the attack or failure it defends against.
+ * Change a value here and every worker, the CLI and the tests follow.
+ */
+
+/**
+ * Largest message accepted (bytes). Cloudflare Email Routing refuses anything bigger before the
+ * worker runs, so a larger message can only arrive through a bug or a forged call; refusing it
+ * early bounds memory (the raw bytes are buffered once) inside the 128 MB isolate limit.
+ */
+export const MAX_MESSAGE_BYTES = 25 * 1024 * 1024;
+
+/**
+ * Deepest multipart / message nesting the parser will follow. Real mail rarely exceeds 5 levels;
+ * a crafted "MIME bomb" nests thousands deep to exhaust the stack or CPU.
+ */
+export const MAX_MIME_NESTING_DEPTH = 32;
+
+/**
+ * Total header bytes across all parts. Real headers are a few KiB (a long Received chain maybe
+ * 30 KiB); a multi-megabyte header block is an attack on header parsing and on every agent that
+ * scans headers.
+ */
+export const MAX_HEADERS_BYTES = 1024 * 1024;
+
+/**
+ * Inline message/rfc822 parsing depth. Each level spawns a nested parser that keeps the whole
+ * nested message; deeper parts are kept as attachments instead of being parsed.
+ */
+export const MAX_RFC822_NESTING_DEPTH = 5;
+
+/**
+ * Envelope recipients in one transaction. Email Routing hands the worker one recipient per
+ * invocation; other entry points (relay, CLI) are bounded the same way as a Postfix
+ * smtpd_recipient_limit, so one message cannot fan out without bound.
+ */
+export const MAX_RECIPIENTS = 100;
+
+/** Longest address accepted in the envelope (RFC 5321 §4.5.3.1.3: a path is at most 256 octets). */
+export const MAX_ADDRESS_LENGTH = 256;
+
+/**
+ * How long the edge waits for the hub to take a message. The email handler is cancelled after
+ * roughly 30 s wall clock; waiting less leaves time to answer with a temporary failure.
+ */
+export const HUB_HANDOFF_TIMEOUT_MS = 15_000;
+
+/**
+ * Isolate-wide cache of directory blobs (bytes). Shards are immutable and content-addressed, so
+ * caching them is always correct, but the cache shares the 128 MB isolate with a message of up
+ * to 25 MiB being parsed.
+ */
+export const DIRECTORY_CACHE_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * How long an isolate trusts the current-version pointer it read from the Durable Object before
+ * asking again. Bounds how stale an edge's view can be after a commit, and keeps the Durable
+ * Object off the per-message path under load.
+ */
+export const DIRECTORY_POINTER_TTL_MS = 2_000;
+
+/** Largest page an admin list endpoint returns, so one request cannot pull a whole table. */
+export const MAX_PAGE_SIZE = 500;
+
+/** Default page size for admin list endpoints. */
+export const DEFAULT_PAGE_SIZE = 50;
+
+/**
+ * Longest any single agent may take. A stuck lookup must not hold the message until the email
+ * handler is cancelled; the agent's failMode decides what a time-out means.
+ */
+export const AGENT_TIMEOUT_MS = 5_000;

@@ -1,0 +1,34 @@
+import { Hono } from "hono";
+import { requireToken } from "./api/auth.ts";
+import { ApiError, onError } from "./api/errors.ts";
+import { messages } from "./api/messages.ts";
+import { publishDirectory } from "./sync/publish.ts";
+
+export type HubEnv = { Bindings: Env };
+
+/** The hub's HTTP face: admin API under /api/v1 (bearer token), health without. */
+export const app = new Hono<HubEnv>();
+
+app.onError(onError);
+app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
+
+app.get("/", (c) =>
+  c.json({ service: "portcullis-hub", api: "/api/v1", health: "/api/v1/health" }),
+);
+
+app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "portcullis-hub" }));
+
+// Everything else under /api/v1 needs the admin token.
+app.use("/api/v1/*", requireToken);
+
+app.route("/api/v1/messages", messages);
+
+/** POST /api/v1/sync — publish the directory to the edge now. */
+app.post("/api/v1/sync", async (c) => {
+  try {
+    return c.json(await publishDirectory(c.env));
+  } catch (err) {
+    console.error(JSON.stringify({ event: "sync_failed", error: String(err) }));
+    throw new ApiError(502, "edge_unavailable", `Publishing to the edge failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+});

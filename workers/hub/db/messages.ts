@@ -1,0 +1,108 @@
+import type { AgentOutcome } from "../../../shared/hygiene/types.ts";
+
+/** A stored message as the admin API shows it. */
+export interface MessageRecord {
+  id: number;
+  deliveryId: string;
+  edgeId: string;
+  from: string;
+  to: string[];
+  subject: string | null;
+  messageId: string | null;
+  size: number;
+  sha256: string;
+  action: string;
+  scl: number;
+  agents: AgentOutcome[];
+  receivedAt: string;
+  storedAt: string;
+}
+
+interface MessageRow {
+  id: number;
+  delivery_id: string;
+  edge_id: string;
+  mail_from: string;
+  rcpt_to: string;
+  subject: string | null;
+  message_id: string | null;
+  size: number;
+  sha256: string;
+  r2_key: string;
+  action: string;
+  scl: number;
+  agents: string;
+  received_at: string;
+  stored_at: string;
+}
+
+export interface NewMessage {
+  deliveryId: string;
+  edgeId: string;
+  from: string;
+  to: string[];
+  subject: string | null;
+  messageId: string | null;
+  size: number;
+  sha256: string;
+  r2Key: string;
+  action: string;
+  scl: number;
+  agents: AgentOutcome[];
+  receivedAt: string;
+}
+
+function toRecord(row: MessageRow): MessageRecord {
+  return {
+    id: row.id,
+    deliveryId: row.delivery_id,
+    edgeId: row.edge_id,
+    from: row.mail_from,
+    to: JSON.parse(row.rcpt_to) as string[],
+    subject: row.subject,
+    messageId: row.message_id,
+    size: row.size,
+    sha256: row.sha256,
+    action: row.action,
+    scl: row.scl,
+    agents: JSON.parse(row.agents) as AgentOutcome[],
+    receivedAt: row.received_at,
+    storedAt: row.stored_at,
+  };
+}
+
+/**
+ * Inserts a message unless its delivery id is already stored. Returns the new id, or null when
+ * the delivery id existed (a retried hand-over).
+ */
+export async function insertMessage(db: D1Database, m: NewMessage): Promise<number | null> {
+  const row = await db
+    .prepare(
+      `INSERT INTO messages (delivery_id, edge_id, mail_from, rcpt_to, subject, message_id, size, sha256, r2_key, action, scl, agents, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (delivery_id) DO NOTHING
+       RETURNING id`,
+    )
+    .bind(m.deliveryId, m.edgeId, m.from, JSON.stringify(m.to), m.subject, m.messageId, m.size, m.sha256, m.r2Key, m.action, m.scl, JSON.stringify(m.agents), m.receivedAt)
+    .first<{ id: number }>();
+  return row?.id ?? null;
+}
+
+export async function messageIdForDelivery(db: D1Database, deliveryId: string): Promise<number | null> {
+  const row = await db.prepare("SELECT id FROM messages WHERE delivery_id = ?").bind(deliveryId).first<{ id: number }>();
+  return row?.id ?? null;
+}
+
+export async function getMessage(db: D1Database, id: number): Promise<(MessageRecord & { r2Key: string }) | null> {
+  const row = await db.prepare("SELECT * FROM messages WHERE id = ?").bind(id).first<MessageRow>();
+  return row === null ? null : { ...toRecord(row), r2Key: row.r2_key };
+}
+
+/** Newest first; `before` is the id to continue below (cursor pagination). */
+export async function listMessages(db: D1Database, limit: number, before: number | null): Promise<MessageRecord[]> {
+  const { results } = await db
+    .prepare("SELECT * FROM messages WHERE id < ? ORDER BY id DESC LIMIT ?")
+    .bind(before ?? Number.MAX_SAFE_INTEGER, limit)
+    .all<MessageRow>();
+  return results.map(toRecord);
+}

@@ -1,0 +1,60 @@
+import { DELIVERY_ID, type Delivery, type IngestResult } from "../../shared/delivery.ts";
+import { sha256Hex } from "../../shared/directory/hash.ts";
+import { MAX_MESSAGE_BYTES } from "../../shared/limits.ts";
+import { insertMessage, messageIdForDelivery } from "./db/messages.ts";
+
+/** A hand-over the hub refuses outright (not transient: retrying the same payload cannot help). */
+export class InvalidDeliveryError extends Error {
+  override name = "InvalidDeliveryError";
+}
+
+function validate(d: Delivery): void {
+  if (typeof d !== "object" || d === null) throw new InvalidDeliveryError("delivery must be an object");
+  if (typeof d.deliveryId !== "string" || !DELIVERY_ID.test(d.deliveryId)) throw new InvalidDeliveryError("deliveryId must be a UUID");
+  if (!(d.raw instanceof Uint8Array)) throw new InvalidDeliveryError("raw must be bytes");
+  if (d.raw.byteLength > MAX_MESSAGE_BYTES) throw new InvalidDeliveryError(`raw exceeds ${MAX_MESSAGE_BYTES} bytes`);
+  if (typeof d.envelope?.from !== "string" || !Array.isArray(d.envelope.to) || d.envelope.to.length === 0) {
+    throw new InvalidDeliveryError("envelope needs from and at least one recipient");
+  }
+  if (Number.isNaN(Date.parse(d.receivedAt))) throw new InvalidDeliveryError("receivedAt must be an ISO 8601 time");
+}
+
+/**
+ * Stores a delivery in the mailbox: raw bytes to R2, then an index row in D1 keyed by the
+ * delivery id. Idempotent: a delivery id already stored is not stored again. The R2 write comes
+ * first, so a row never points at missing bytes; a crash between the two leaves only an
+ * unreferenced object, and the edge's retry (same id) completes the row.
+ */
+export async function storeDelivery(env: Env, d: Delivery): Promise<IngestResult> {
+  validate(d);
+  const existing = await messageIdForDelivery(env.DB, d.deliveryId);
+  if (existing !== null) return { status: "duplicate", id: existing };
+
+  const sha256 = await sha256Hex(d.raw);
+  const r2Key = `messages/${d.receivedAt.slice(0, 10)}/${d.deliveryId}.eml`;
+  await env.MAILBOX.put(r2Key, d.raw, {
+    sha256,
+    httpMetadata: { contentType: "message/rfc822" },
+    customMetadata: { deliveryId: d.deliveryId, edgeId: d.edgeId },
+  });
+  const id = await insertMessage(env.DB, {
+    deliveryId: d.deliveryId,
+    edgeId: d.edgeId,
+    from: d.envelope.from,
+    to: d.envelope.to,
+    subject: d.subject,
+    messageId: d.messageId,
+    size: d.raw.byteLength,
+    sha256,
+    r2Key,
+    action: d.verdict.action,
+    scl: d.verdict.scl,
+    agents: d.verdict.agents,
+    receivedAt: d.receivedAt,
+  });
+  if (id !== null) return { status: "stored", id };
+  // Another attempt with the same delivery id won the race: same bytes, same key — nothing lost.
+  const winner = await messageIdForDelivery(env.DB, d.deliveryId);
+  if (winner === null) throw new Error(`delivery ${d.deliveryId} neither inserted nor found`);
+  return { status: "duplicate", id: winner };
+}
