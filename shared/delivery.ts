@@ -18,12 +18,12 @@ export interface Delivery {
   verdict: { action: "accept" | "quarantine"; scl: number; agents: AgentOutcome[] };
 }
 
-export interface IngestResult {
-  /** `duplicate` when this delivery id was already stored: nothing was written again. */
-  status: "stored" | "duplicate";
-  /** The hub's id for the stored message. */
-  id: number;
-}
+/**
+ * The hub's answer. `duplicate`: this delivery id was already stored and nothing was written
+ * again. `refused`: the hand-over itself is invalid (a bug, not an outage) — the edge defers the
+ * message and logs it rather than bouncing it.
+ */
+export type IngestResult = { status: "stored" | "duplicate"; id: number } | { status: "refused"; error: string };
 
 /** The hub's RPC surface for edges. */
 export interface HubIngestApi {

@@ -95,6 +95,7 @@ export async function handleEmail(message: IncomingEmail, env: Env): Promise<voi
       };
       try {
         const stored = await handOff(env, delivery);
+        if (stored.status === "refused") throw new Error(`hub refused the hand-over: ${stored.error}`);
         await logDecision({ ...summary, deliveryId: delivery.deliveryId, hub: stored.status, ms: Date.now() - started }, envelope);
       } catch (err) {
         const smtp = formatReply(smtpReply({ reason: "hub_unavailable", detail: String(err) }));

@@ -26,7 +26,12 @@ function validate(d: Delivery): void {
  * unreferenced object, and the edge's retry (same id) completes the row.
  */
 export async function storeDelivery(env: Env, d: Delivery): Promise<IngestResult> {
-  validate(d);
+  try {
+    validate(d);
+  } catch (err) {
+    if (err instanceof InvalidDeliveryError) return { status: "refused", error: err.message };
+    throw err;
+  }
   const existing = await messageIdForDelivery(env.DB, d.deliveryId);
   if (existing !== null) return { status: "duplicate", id: existing };
 

@@ -1,0 +1,142 @@
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Delivery, HubIngestApi } from "../../../shared/delivery.ts";
+import { buildMessage, bytesOf } from "../../helpers/mail.ts";
+
+const TOKEN = env.ADMIN_TOKEN;
+const hub = exports.HubIngest as unknown as HubIngestApi;
+
+function api(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  const token = init.token === undefined ? TOKEN : init.token;
+  if (token !== null) headers.set("authorization", `Bearer ${token}`);
+  return exports.default.fetch(new Request(`http://hub${path}`, { ...init, headers }));
+}
+
+function delivery(raw: Uint8Array | string, subject: string): Delivery {
+  return {
+    deliveryId: crypto.randomUUID(),
+    edgeId: "edge-test",
+    envelope: { from: "sender@example.net", to: ["alice@example.com"] },
+    raw: bytesOf(raw),
+    receivedAt: new Date().toISOString(),
+    subject,
+    messageId: "<m@example.net>",
+    verdict: { action: "accept", scl: 0, agents: [{ agent: "limits", result: "pass", reason: "ok" }] },
+  };
+}
+
+describe("authentication", () => {
+  it("serves health without a token", async () => {
+    const res = await api("/api/v1/health", { token: null });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "ok" });
+  });
+
+  it.each([
+    ["no header", null],
+    ["a wrong token", "wrong-token"],
+    ["a token one character short", TOKEN.slice(0, -1)],
+  ])("answers 401 with a JSON error for %s", async (_, token) => {
+    const res = await api("/api/v1/messages", { token });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("unauthorized");
+    expect(body.error.message.length).toBeGreaterThan(0);
+  });
+
+  it("refuses a non-bearer scheme", async () => {
+    const res = await exports.default.fetch(new Request("http://hub/api/v1/messages", { headers: { authorization: `Basic ${btoa(`admin:${TOKEN}`)}` } }));
+    expect(res.status).toBe(401);
+  });
+
+  it("protects unknown routes under /api/v1 too, and 404s them with a JSON error once authenticated", async () => {
+    expect((await api("/api/v1/nothing-here", { token: null })).status).toBe(401);
+    const res = await api("/api/v1/nothing-here");
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: "not_found" } });
+  });
+});
+
+describe("messages API", () => {
+  it("lists stored messages newest first with cursor pagination", async () => {
+    const ids: number[] = [];
+    for (const subject of ["first", "second", "third"]) {
+      const stored = await hub.ingest(delivery(buildMessage({ subject }), subject));
+      if (stored.status !== "stored") throw new Error(`not stored: ${JSON.stringify(stored)}`);
+      ids.push(stored.id);
+    }
+    const page1 = (await (await api("/api/v1/messages?limit=2")).json()) as { items: { id: number; subject: string }[]; nextCursor: string | null };
+    expect(page1.items.map((m) => m.subject)).toEqual(["third", "second"]);
+    expect(page1.nextCursor).toEqual(expect.any(String));
+    const page2 = (await (await api(`/api/v1/messages?limit=2&cursor=${page1.nextCursor}`)).json()) as typeof page1;
+    expect(page2.items.map((m) => m.subject)).toEqual(["first"]);
+    expect(page2.nextCursor).toBeNull();
+
+    const one = (await (await api(`/api/v1/messages/${ids[0]}`)).json()) as Record<string, unknown>;
+    expect(one).toMatchObject({ id: ids[0], subject: "first", from: "sender@example.net", to: ["alice@example.com"], edgeId: "edge-test", action: "accept", scl: 0 });
+    expect(one).toHaveProperty("deliveryId");
+    expect(one).toHaveProperty("receivedAt");
+    expect(one).not.toHaveProperty("r2Key");
+  });
+
+  it("returns the exact bytes received, 8-bit and all", async () => {
+    const raw = new Uint8Array([...bytesOf(buildMessage({ subject: "bytes" })), 0xff, 0x00, 0x80, 0x0d, 0x0a]);
+    const stored = await hub.ingest(delivery(raw, "bytes"));
+    if (stored.status !== "stored") throw new Error("not stored");
+    const res = await api(`/api/v1/messages/${stored.id}/raw`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("message/rfc822");
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(raw);
+  });
+
+  it.each([
+    ["/api/v1/messages?limit=0", 400],
+    ["/api/v1/messages?limit=501", 400],
+    ["/api/v1/messages?limit=ten", 400],
+    ["/api/v1/messages?cursor=%%%", 400],
+    ["/api/v1/messages?cursor=bm9wZQ", 400],
+    ["/api/v1/messages/abc", 400],
+    ["/api/v1/messages/999999", 404],
+    ["/api/v1/messages/999999/raw", 404],
+  ])("answers %s with %i and a JSON error", async (path, status) => {
+    const res = await api(path);
+    expect(res.status).toBe(status);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(typeof body.error.code).toBe("string");
+    expect(typeof body.error.message).toBe("string");
+  });
+});
+
+describe("publishing the directory to the edge", () => {
+  async function seed(domains: string[], recipients: string[]): Promise<void> {
+    const stmts = [
+      ...domains.map((d) => env.DB.prepare("INSERT OR IGNORE INTO domains (name) VALUES (?)").bind(d)),
+      ...recipients.map((r) => env.DB.prepare("INSERT OR IGNORE INTO recipients (address, domain) VALUES (?, ?)").bind(r, r.split("@")[1])),
+    ];
+    await env.DB.batch(stmts);
+  }
+
+  it("writes the snapshot once, then only what changed", async () => {
+    await seed(["example.com"], ["alice@example.com", "bob@example.com"]);
+    const first = (await (await api("/api/v1/sync", { method: "POST" })).json()) as { changed: boolean; blobsWritten: number; version: number; root: string; edgeId: string; recipients: number };
+    expect(first).toMatchObject({ changed: true, version: 1, edgeId: "edge-test", recipients: 2 });
+    expect(first.blobsWritten).toBe(3); // domains, one shard, manifest
+
+    const again = (await (await api("/api/v1/sync", { method: "POST" })).json()) as typeof first;
+    expect(again).toMatchObject({ changed: false, blobsWritten: 0, root: first.root, version: 1 });
+
+    await seed([], ["carol@example.com"]);
+    const delta = (await (await api("/api/v1/sync", { method: "POST" })).json()) as typeof first;
+    expect(delta).toMatchObject({ changed: true, version: 2, recipients: 3 });
+    expect(delta.blobsWritten).toBe(2); // the changed shard and the new manifest; domains unchanged
+
+    const status = (await (env.EDGE as unknown as { status(): Promise<{ current: { root: string } | null }> }).status());
+    expect(status.current?.root).toBe(delta.root);
+  });
+
+  it("needs the admin token", async () => {
+    expect((await api("/api/v1/sync", { method: "POST", token: null })).status).toBe(401);
+  });
+});

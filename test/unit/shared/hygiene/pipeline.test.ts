@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import { memoryDirectory } from "../../../../shared/directory/memory.ts";
+import { runPipeline } from "../../../../shared/hygiene/pipeline.ts";
+import type { Agent } from "../../../../shared/hygiene/types.ts";
+import { limits } from "../../../../shared/hygiene/agents/limits.ts";
+import { MAX_HEADERS_BYTES, MAX_MIME_NESTING_DEPTH } from "../../../../shared/limits.ts";
+import { bytesOf, buildMessage } from "../../../helpers/mail.ts";
+
+const directory = await memoryDirectory({ domains: ["example.com"], recipients: ["alice@example.com", "bob@example.com"] });
+const envelope = (to: string[]) => ({ from: "sender@example.net", to });
+
+describe("hygiene pipeline", () => {
+  it("accepts mail for a known recipient and records every agent", async () => {
+    const result = await runPipeline({ envelope: envelope(["Alice@Example.com"]), raw: bytesOf(buildMessage({ subject: "Hi" })) }, { directory });
+    expect(result.action).toBe("accept");
+    expect(result.smtp).toBe("250 2.0.0 OK");
+    expect(result.recipients).toEqual(["alice@example.com"]);
+    expect(result.email?.subject).toBe("Hi");
+    expect(result.agents.map((a) => [a.agent, a.result])).toEqual([
+      ["limits", "pass"],
+      ["recipient-filter", "pass"],
+      ["parse", "pass"],
+    ]);
+  });
+
+  it("rejects an unknown recipient at an accepted domain with 550 5.1.1, before parsing", async () => {
+    const result = await runPipeline({ envelope: envelope(["nobody@example.com"]), raw: bytesOf(buildMessage()) }, { directory });
+    expect(result.action).toBe("reject");
+    expect(result.smtp).toMatch(/^550 5\.1\.1 /);
+    expect(result.agents.map((a) => a.agent)).not.toContain("parse");
+  });
+
+  it("refuses to relay for a domain it does not accept with 550 5.7.1", async () => {
+    const result = await runPipeline({ envelope: envelope(["alice@elsewhere.example"]), raw: bytesOf(buildMessage()) }, { directory });
+    expect(result.action).toBe("reject");
+    expect(result.smtp).toMatch(/^550 5\.7\.1 /);
+    expect(result.reason).toEqual({ reason: "relay_denied", domain: "elsewhere.example" });
+  });
+
+  it("keeps the known recipients of a mixed list and drops the others", async () => {
+    const result = await runPipeline({ envelope: envelope(["nobody@example.com", "bob@example.com", "x@elsewhere.example"]), raw: bytesOf(buildMessage()) }, { directory });
+    expect(result.action).toBe("accept");
+    expect(result.recipients).toEqual(["bob@example.com"]);
+    expect(result.agents.find((a) => a.agent === "recipient-filter")?.reason).toMatch(/1 known, 2 refused/);
+  });
+
+  it("skips recipient validation when no directory is loaded", async () => {
+    const result = await runPipeline({ envelope: envelope(["anyone@anywhere.example"]), raw: bytesOf(buildMessage()) }, { directory: null });
+    expect(result.action).toBe("accept");
+    expect(result.agents.find((a) => a.agent === "recipient-filter")?.result).toBe("skip");
+  });
+
+  it("refuses a malformed envelope address with 553 5.1.3", async () => {
+    const result = await runPipeline({ envelope: envelope(["alice@example.com\r\nDATA"]), raw: bytesOf(buildMessage()) }, { directory });
+    expect(result.smtp).toMatch(/^553 5\.1\.3 /);
+  });
+
+  it("defers when there are too many recipients", async () => {
+    const many = Array.from({ length: 101 }, (_, i) => `user${i}@example.com`);
+    const result = await runPipeline({ envelope: envelope(many), raw: bytesOf(buildMessage()) }, { directory });
+    expect(result.action).toBe("tempfail");
+    expect(result.smtp).toMatch(/^452 4\.5\.3 /);
+  });
+
+  it("rejects a header block over the limit with 552 5.3.4", async () => {
+    const big = buildMessage({ headers: { "X-Filler": "a".repeat(MAX_HEADERS_BYTES + 10) } });
+    const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(big) }, { directory });
+    expect(result.action).toBe("reject");
+    expect(result.smtp).toMatch(/^552 5\.3\.4 /);
+    expect(result.agents.at(-1)).toEqual({ agent: "parse", result: "fail", reason: "headers_too_large" });
+  });
+
+  it("rejects MIME nested past the limit with 554 5.6.0", async () => {
+    const depth = MAX_MIME_NESTING_DEPTH + 5;
+    let body = "innermost\r\n";
+    for (let i = depth; i > 0; i--) {
+      body = `--b${i}\r\nContent-Type: ${i === depth ? "text/plain" : `multipart/mixed; boundary="b${i + 1}"`}\r\n\r\n${body}\r\n--b${i}--\r\n`;
+    }
+    const raw = `From: a@example.net\r\nTo: alice@example.com\r\nMessage-ID: <deep@x>\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n${body}`;
+    const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(raw) }, { directory });
+    expect(result.action).toBe("reject");
+    expect(result.smtp).toMatch(/^554 5\.6\.0 /);
+  });
+
+  it("gives binary noise a verdict instead of throwing", async () => {
+    const noise = new Uint8Array(4096).map((_, i) => (i * 7919) % 256);
+    const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: noise }, { directory });
+    expect(["accept", "reject"]).toContain(result.action);
+  });
+
+  describe("failure modes", () => {
+    const boom = (failMode: "open" | "closed"): Agent => ({
+      name: `boom-${failMode}`,
+      phase: "headers",
+      failMode,
+      check: async () => {
+        throw new Error("lookup exploded");
+      },
+    });
+
+    it("carries on past a fail-open agent that throws, recording the error", async () => {
+      const errors: string[] = [];
+      const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(buildMessage()) }, { directory }, {
+        agents: [limits, boom("open")],
+        onAgentError: (agent) => errors.push(agent),
+      });
+      expect(result.action).toBe("accept");
+      expect(errors).toEqual(["boom-open"]);
+      expect(result.agents.find((a) => a.agent === "boom-open")).toMatchObject({ result: "skip", reason: expect.stringMatching(/lookup exploded/) });
+    });
+
+    it("defers the message when a fail-closed agent throws", async () => {
+      const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(buildMessage()) }, { directory }, { agents: [limits, boom("closed")] });
+      expect(result.action).toBe("tempfail");
+      expect(result.smtp).toMatch(/^451 4\.3\.0 /);
+    });
+
+    it("defers when the directory cannot be read (closed recipient filter)", async () => {
+      const broken = { root: "x", isAcceptedDomain: async () => true, isRecipient: async () => Promise.reject(new Error("KV unavailable")) };
+      const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(buildMessage()) }, { directory: broken });
+      expect(result.action).toBe("tempfail");
+      expect(result.reason).toMatchObject({ reason: "agent_failed", agent: "recipient-filter" });
+    });
+  });
+});

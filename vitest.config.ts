@@ -1,0 +1,113 @@
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+const root = import.meta.dirname;
+const migrations = await readD1Migrations(path.join(root, "workers/hub/migrations"));
+
+/** Secrets the workers need, fixed for tests. */
+const TEST_SECRETS = {
+  ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+  DIRECTORY_KEY: "test-directory-key-0123456789abcdef",
+};
+
+/** Where the shared mail corpora live (the folder beside the checkout, unless told otherwise). */
+export const corporaDir = path.resolve(process.env.PORTCULLIS_CORPORA ?? path.join(root, "..", "shared", "corpora"));
+
+/**
+ * Serves files from the corpora to tests running inside workerd, which cannot read the disk:
+ * GET /list/<dir> → JSON array of relative paths; GET /file/<path> → the bytes.
+ */
+async function corpusService(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const rel = decodeURIComponent(url.pathname.replace(/^\/(list|file)\//, ""));
+  const target = path.resolve(corporaDir, rel);
+  if (!target.startsWith(corporaDir + path.sep) && target !== corporaDir) return new Response("outside the corpora", { status: 403 });
+  if (!existsSync(target)) return new Response(`not found: ${rel} (corpora at ${corporaDir})`, { status: 404 });
+  if (url.pathname.startsWith("/list/")) {
+    const entries = await readdir(target, { recursive: true, withFileTypes: true });
+    const files = entries.filter((e) => e.isFile()).map((e) => path.relative(corporaDir, path.join(e.parentPath, e.name))).sort();
+    return Response.json(files);
+  }
+  return new Response(await readFile(target));
+}
+
+/** The hub as an auxiliary worker of the edge's tests (built by test/global-setup.ts). */
+const hubAuxiliary = {
+  name: "portcullis-hub",
+  modules: true,
+  scriptPath: path.join(root, "dist/test/hub/index.js"),
+  compatibilityDate: "2026-11-01",
+  d1Databases: { DB: "hub-db" },
+  r2Buckets: { MAILBOX: "hub-mailbox" },
+  bindings: TEST_SECRETS,
+};
+
+/** The edge as an auxiliary worker of the hub's tests. */
+const edgeAuxiliary = {
+  name: "portcullis-edge",
+  modules: true,
+  scriptPath: path.join(root, "dist/test/edge/index.js"),
+  compatibilityDate: "2026-11-01",
+  kvNamespaces: { DIRECTORY: "edge-directory" },
+  durableObjects: { DIRECTORY_LEASE: { className: "DirectoryLease", useSQLite: true } },
+  bindings: { EDGE_ID: "edge-test", DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY },
+};
+
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    // Workers log one JSON line per decision; show it only for failing tests.
+    silent: "passed-only",
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY, TEST_ADMIN_TOKEN: TEST_SECRETS.ADMIN_TOKEN, TEST_MIGRATIONS: migrations },
+              // Test-only views of the hub: its database (to apply migrations) and its HTTP API.
+              d1Databases: { HUB_DB: "hub-db" },
+              serviceBindings: { HUB_API: "portcullis-hub", CORPUS: corpusService },
+              workers: [hubAuxiliary],
+            },
+          }),
+        ],
+        test: {
+          name: "edge",
+          include: ["test/unit/**/*.test.ts", "test/integration/edge/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./workers/hub/wrangler.toml" },
+            miniflare: {
+              bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations },
+              workers: [edgeAuxiliary],
+            },
+          }),
+        ],
+        test: {
+          name: "hub",
+          include: ["test/integration/hub/**/*.test.ts"],
+          setupFiles: ["./test/integration/hub/apply-migrations.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/node/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
