@@ -18,6 +18,7 @@ export const recipientFilter: Agent = {
   async check(mail, ctx) {
     const directory = ctx.directory;
     if (directory === null) return { ...CONTINUE, skipped: true, note: "no directory loaded" };
+    if (mail.recipients.length === 0) return { ...CONTINUE, skipped: true, note: "no envelope recipient" };
     const accepted: string[] = [];
     let firstRefusal: RejectReason | null = null;
     for (const address of mail.recipients) {

@@ -50,6 +50,12 @@ describe("hygiene pipeline", () => {
     expect(result.agents.find((a) => a.agent === "recipient-filter")?.result).toBe("skip");
   });
 
+  it("skips recipient validation when there is no envelope recipient (offline scan)", async () => {
+    const result = await runPipeline({ envelope: envelope([]), raw: bytesOf(buildMessage()) }, { directory });
+    expect(result.action).toBe("accept");
+    expect(result.agents.find((a) => a.agent === "recipient-filter")).toEqual({ agent: "recipient-filter", result: "skip", reason: "no envelope recipient" });
+  });
+
   it("refuses a malformed envelope address with 553 5.1.3", async () => {
     const result = await runPipeline({ envelope: envelope(["alice@example.com\r\nDATA"]), raw: bytesOf(buildMessage()) }, { directory });
     expect(result.smtp).toMatch(/^553 5\.1\.3 /);

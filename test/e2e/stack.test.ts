@@ -1,0 +1,157 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * The newcomer's path, end to end: `npm start` (scripts/start.ts) on free ports with a fresh state
+ * directory, the printed command pasted into a shell, mail through Cloudflare's local email
+ * endpoint, messages fetched back from the hub's API, Ctrl-C, and a second start on the same state.
+ */
+const root = path.resolve(import.meta.dirname, "../..");
+const bin = path.join(root, "node_modules", ".bin");
+const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`, FORCE_COLOR: "0" };
+const READY = "Press Ctrl-C to stop.";
+const exec = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+interface Stack {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+async function startStack(edgePort: number, hubPort: number, state: string): Promise<Stack> {
+  const child = spawn(path.join(bin, "node"), ["scripts/start.ts", "--edge-port", String(edgePort), "--hub-port", String(hubPort), "--state", state], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 150_000;
+  while (!output.includes(READY)) {
+    if (child.exitCode !== null) throw new Error(`npm start exited early (${child.exitCode}):\n${output}`);
+    if (Date.now() > deadline) throw new Error(`npm start was not ready in time:\n${output}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { child, output: () => output, exited };
+}
+
+async function stopStack(stack: Stack): Promise<number | null> {
+  if (stack.child.exitCode === null) stack.child.kill("SIGINT");
+  return Promise.race([stack.exited, new Promise<number | null>((_, fail) => setTimeout(() => fail(new Error("npm start did not stop after SIGINT")), 30_000))]);
+}
+
+describe("npm start → send → fetch back", () => {
+  let edgePort: number;
+  let hubPort: number;
+  let state: string;
+  let stack: Stack | undefined;
+  let edge: string;
+  let hub: string;
+  let token: string;
+
+  beforeAll(async () => {
+    edgePort = await freePort();
+    hubPort = await freePort();
+    while (hubPort === edgePort) hubPort = await freePort();
+    state = await mkdtemp(path.join(tmpdir(), "portcullis-e2e-"));
+    stack = await startStack(edgePort, hubPort, state);
+    edge = `http://localhost:${edgePort}`;
+    hub = `http://localhost:${hubPort}`;
+    token = /^\s*Admin token\s+([0-9a-f]{64})\s*$/m.exec(stack.output())?.[1] ?? "";
+  });
+
+  afterAll(async () => {
+    if (stack !== undefined && stack.child.exitCode === null) await stopStack(stack).catch(() => stack?.child.kill("SIGKILL"));
+    await rm(state, { recursive: true, force: true });
+  });
+
+  const email = (to: string, body: Uint8Array | string, format = ""): Promise<Response> =>
+    fetch(`${edge}/cdn-cgi/local/email?${new URLSearchParams({ from: "sender@example.net", to })}${format}`, { method: "POST", body });
+
+  it("prints the edge URL, the hub URL, the admin token (from workers/hub/.dev.vars) and a send command", async () => {
+    const out = stack!.output();
+    expect(out).toContain(`Edge (Email Routing target)  ${edge}`);
+    expect(out).toContain(`Hub and admin API            ${hub}/api/v1`);
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(await readFile(path.join(root, "workers/hub/.dev.vars"), "utf8")).toContain(`ADMIN_TOKEN=${token}`);
+    expect(out).toMatch(/Directory\s+version \d+, 2 recipients/);
+  });
+
+  it("accepts the pasted command's message for alice@", async () => {
+    const command = /^\s*(curl -sS -X POST '[^\n]*--data-binary @test\/fixtures\/welcome\.eml)\s*$/m.exec(stack!.output())?.[1];
+    expect(command).toBeDefined();
+    const { stdout } = await exec("bash", ["-c", `${command} -w '\\n%{http_code}'`], { cwd: root });
+    expect(stdout.trim()).toMatch(/Worker successfully processed email\s*\n200$/);
+  });
+
+  it("answers 400 with 5.1.1 for nobody@example.com", async () => {
+    const res = await email("nobody@example.com", await readFile(path.join(root, "test/fixtures/welcome.eml")));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/550 5\.1\.1 /);
+  });
+
+  it("answers 400 with 5.7.1 for a domain that is not accepted", async () => {
+    const res = await email("someone@not-accepted.example", await readFile(path.join(root, "test/fixtures/welcome.eml")));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/550 5\.7\.1 /);
+  });
+
+  it("delivers through `portcullis send` to bob@", async () => {
+    const { stdout } = await exec(path.join(bin, "node"), ["cli/bin.js", "send", "test/fixtures/welcome.eml", "--from", "sender@example.net", "--to", "bob@example.com", "--edge", edge], { cwd: root, env });
+    expect(stdout).toMatch(/^accepted: bob@example\.com/);
+  });
+
+  it("serves the accepted messages byte for byte from the hub's API, with the token only", async () => {
+    expect((await fetch(`${hub}/api/v1/messages`)).status).toBe(401);
+    const res = await fetch(`${hub}/api/v1/messages`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: { id: number; to: string[]; subject: string; size: number }[] };
+    expect(items.map((m) => m.to[0]).sort()).toEqual(["alice@example.com", "bob@example.com"]);
+    const fixture = await readFile(path.join(root, "test/fixtures/welcome.eml"));
+    for (const m of items) {
+      expect(m.subject).toBe("Welcome to Portcullis");
+      const raw = await fetch(`${hub}/api/v1/messages/${m.id}/raw`, { headers: { authorization: `Bearer ${token}` } });
+      expect(Buffer.from(await raw.arrayBuffer()).equals(fixture)).toBe(true);
+    }
+  });
+
+  it("stops everything on Ctrl-C and reuses the state on the next start", async () => {
+    expect(await stopStack(stack!)).toBe(0);
+    expect(await portFree(edgePort)).toBe(true);
+    expect(await portFree(hubPort)).toBe(true);
+
+    stack = await startStack(edgePort, hubPort, state);
+    const res = await fetch(`${hub}/api/v1/messages`, { headers: { authorization: `Bearer ${token}` } });
+    const { items } = (await res.json()) as { items: unknown[] };
+    expect(items).toHaveLength(2);
+    // The directory survived too: mail for alice@ is still accepted straight away.
+    const again = await email("alice@example.com", await readFile(path.join(root, "test/fixtures/welcome.eml")));
+    expect(again.status).toBe(200);
+  });
+});
