@@ -28,7 +28,10 @@ async function corpusService(request: Request): Promise<Response> {
   if (!existsSync(target)) return new Response(`not found: ${rel} (corpora at ${corporaDir})`, { status: 404 });
   if (url.pathname.startsWith("/list/")) {
     const entries = await readdir(target, { recursive: true, withFileTypes: true });
-    const files = entries.filter((e) => e.isFile()).map((e) => path.relative(corporaDir, path.join(e.parentPath, e.name))).sort();
+    const files = entries
+      .filter((e) => e.isFile())
+      .map((e) => path.relative(corporaDir, path.join(e.parentPath, e.name)))
+      .sort();
     return Response.json(files);
   }
   return new Response(await readFile(target));

@@ -69,7 +69,13 @@ export async function scan(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { from: { type: "string" }, to: { type: "string" }, policy: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", default: false } },
+    options: {
+      from: { type: "string" },
+      to: { type: "string" },
+      policy: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
   });
   if (values.help) {
     io.out(SCAN_USAGE);

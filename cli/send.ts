@@ -21,7 +21,13 @@ export async function send(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { from: { type: "string" }, to: { type: "string" }, edge: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", default: false } },
+    options: {
+      from: { type: "string" },
+      to: { type: "string" },
+      edge: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
   });
   if (values.help) {
     io.out(SEND_USAGE);
@@ -32,9 +38,9 @@ export async function send(argv: string[], io: Io): Promise<number> {
   const file = positionals[0]!;
   const edge = (values.edge ?? process.env.PORTCULLIS_EDGE_URL ?? "http://localhost:8787").replace(/\/+$/, "");
 
-  let raw: Buffer;
+  let raw: Uint8Array<ArrayBuffer>;
   try {
-    raw = await readFile(file);
+    raw = new Uint8Array(await readFile(file));
   } catch (err) {
     io.err(`${file}: cannot read: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT.failed;
@@ -49,7 +55,7 @@ export async function send(argv: string[], io: Io): Promise<number> {
     return EXIT.failed;
   }
   const text = await res.text();
-  let body: LocalEmailOutcome = {};
+  let body: LocalEmailOutcome;
   try {
     body = JSON.parse(text) as LocalEmailOutcome;
   } catch {

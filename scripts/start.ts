@@ -110,7 +110,20 @@ async function startWorker(name: string, config: string, listenPort: number, log
   const inspector = await freePort();
   const child = spawn(
     wrangler,
-    ["dev", "-c", config, "--port", String(listenPort), "--inspector-port", String(inspector), "--persist-to", state, "--show-interactive-dev-session=false", "--log-level", "log"],
+    [
+      "dev",
+      "-c",
+      config,
+      "--port",
+      String(listenPort),
+      "--inspector-port",
+      String(inspector),
+      "--persist-to",
+      state,
+      "--show-interactive-dev-session=false",
+      "--log-level",
+      "log",
+    ],
     // Own process group: stopping the stack also stops workerd, which wrangler starts as a child.
     { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
@@ -148,7 +161,7 @@ async function waitFor(url: string, what: string, deadline: number): Promise<voi
 
 /** Publishes the hub's directory to the edge, retrying while the edge's binding connects. */
 async function publish(token: string, deadline: number): Promise<{ root: string; version: number; recipients: number }> {
-  let last = "";
+  let last: string;
   for (;;) {
     try {
       const res = await fetch(`${hubUrl}/api/v1/sync`, { method: "POST", headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });

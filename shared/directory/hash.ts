@@ -7,7 +7,8 @@ export const RECIPIENT_HASH_BYTES = 16;
 
 /** Lower-case hex SHA-256 of some bytes. */
 export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  // Message and blob bytes are always backed by a plain ArrayBuffer (never shared memory).
+  const bytes = (typeof data === "string" ? encoder.encode(data) : data) as Uint8Array<ArrayBuffer>;
   return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
 }
 

@@ -63,7 +63,10 @@ async function startStack(edgePort: number, hubPort: number, state: string): Pro
 
 async function stopStack(stack: Stack): Promise<number | null> {
   if (stack.child.exitCode === null) stack.child.kill("SIGINT");
-  return Promise.race([stack.exited, new Promise<number | null>((_, fail) => setTimeout(() => fail(new Error("npm start did not stop after SIGINT")), 30_000))]);
+  return Promise.race([
+    stack.exited,
+    new Promise<number | null>((_, fail) => setTimeout(() => fail(new Error("npm start did not stop after SIGINT")), 30_000)),
+  ]);
 }
 
 describe("npm start → send → fetch back", () => {
@@ -91,7 +94,7 @@ describe("npm start → send → fetch back", () => {
     await rm(state, { recursive: true, force: true });
   });
 
-  const email = (to: string, body: Uint8Array | string, format = ""): Promise<Response> =>
+  const email = (to: string, body: Uint8Array<ArrayBuffer> | string, format = ""): Promise<Response> =>
     fetch(`${edge}/cdn-cgi/local/email?${new URLSearchParams({ from: "sender@example.net", to })}${format}`, { method: "POST", body });
 
   it("prints the edge URL, the hub URL, the admin token (from workers/hub/.dev.vars) and a send command", async () => {
@@ -111,19 +114,23 @@ describe("npm start → send → fetch back", () => {
   });
 
   it("answers 400 with 5.1.1 for nobody@example.com", async () => {
-    const res = await email("nobody@example.com", await readFile(path.join(root, "test/fixtures/welcome.eml")));
+    const res = await email("nobody@example.com", new Uint8Array(await readFile(path.join(root, "test/fixtures/welcome.eml"))));
     expect(res.status).toBe(400);
     expect(await res.text()).toMatch(/550 5\.1\.1 /);
   });
 
   it("answers 400 with 5.7.1 for a domain that is not accepted", async () => {
-    const res = await email("someone@not-accepted.example", await readFile(path.join(root, "test/fixtures/welcome.eml")));
+    const res = await email("someone@not-accepted.example", new Uint8Array(await readFile(path.join(root, "test/fixtures/welcome.eml"))));
     expect(res.status).toBe(400);
     expect(await res.text()).toMatch(/550 5\.7\.1 /);
   });
 
   it("delivers through `portcullis send` to bob@", async () => {
-    const { stdout } = await exec(path.join(bin, "node"), ["cli/bin.js", "send", "test/fixtures/welcome.eml", "--from", "sender@example.net", "--to", "bob@example.com", "--edge", edge], { cwd: root, env });
+    const { stdout } = await exec(
+      path.join(bin, "node"),
+      ["cli/bin.js", "send", "test/fixtures/welcome.eml", "--from", "sender@example.net", "--to", "bob@example.com", "--edge", edge],
+      { cwd: root, env },
+    );
     expect(stdout).toMatch(/^accepted: bob@example\.com/);
   });
 
@@ -151,7 +158,7 @@ describe("npm start → send → fetch back", () => {
     const { items } = (await res.json()) as { items: unknown[] };
     expect(items).toHaveLength(2);
     // The directory survived too: mail for alice@ is still accepted straight away.
-    const again = await email("alice@example.com", await readFile(path.join(root, "test/fixtures/welcome.eml")));
+    const again = await email("alice@example.com", new Uint8Array(await readFile(path.join(root, "test/fixtures/welcome.eml"))));
     expect(again.status).toBe(200);
   });
 });

@@ -70,7 +70,9 @@ describe("portcullis scan", () => {
 
   it("prints a readable line per message without --json", async () => {
     const { out } = await cli("scan", "test/fixtures/welcome.eml");
-    expect(out.join("\n")).toMatch(/^test\/fixtures\/welcome\.eml: ACCEPT scl=0 250 2\.0\.0 OK\n {2}limits pass · recipient-filter skip \(no directory loaded\) · parse pass$/);
+    expect(out.join("\n")).toMatch(
+      /^test\/fixtures\/welcome\.eml: ACCEPT scl=0 250 2\.0\.0 OK\n {2}limits pass · recipient-filter skip \(no directory loaded\) · parse pass$/,
+    );
   });
 
   it("answers usage mistakes with exit 64 and a hint", async () => {
@@ -100,7 +102,16 @@ describe("portcullis send", () => {
   });
 
   it("explains an unreachable edge with exit 1", async () => {
-    const { code, err } = await cli("send", "test/fixtures/welcome.eml", "--from", "a@example.net", "--to", "alice@example.com", "--edge", "http://127.0.0.1:9");
+    const { code, err } = await cli(
+      "send",
+      "test/fixtures/welcome.eml",
+      "--from",
+      "a@example.net",
+      "--to",
+      "alice@example.com",
+      "--edge",
+      "http://127.0.0.1:9",
+    );
     expect(code).toBe(1);
     expect(err.join("\n")).toMatch(/No answer from the edge.*\n.*npm start/);
   });

@@ -62,9 +62,13 @@ export async function handleEmail(message: IncomingEmail, env: Env): Promise<voi
   let result: PipelineResult;
   try {
     const directory = await openDirectory(env);
-    result = await runPipeline({ envelope: { from: message.from, to: [message.to] }, raw }, { directory }, {
-      onAgentError: (agent, error) => console.error(JSON.stringify({ event: "agent_error", agent, error: String(error) })),
-    });
+    result = await runPipeline(
+      { envelope: { from: message.from, to: [message.to] }, raw },
+      { directory },
+      {
+        onAgentError: (agent, error) => console.error(JSON.stringify({ event: "agent_error", agent, error: String(error) })),
+      },
+    );
   } catch (err) {
     const smtp = formatReply(smtpReply({ reason: "directory_unavailable", detail: String(err) }));
     console.error(JSON.stringify({ event: "directory_unavailable", error: String(err) }));

@@ -12,9 +12,7 @@ export const app = new Hono<HubEnv>();
 app.onError(onError);
 app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
 
-app.get("/", (c) =>
-  c.json({ service: "portcullis-hub", api: "/api/v1", health: "/api/v1/health" }),
-);
+app.get("/", (c) => c.json({ service: "portcullis-hub", api: "/api/v1", health: "/api/v1/health" }));
 
 app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "portcullis-hub" }));
 

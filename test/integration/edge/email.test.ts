@@ -110,7 +110,16 @@ describe("hub ingest", () => {
 
   it("refuses a hand-over without a valid delivery id", async () => {
     const hub = env.HUB as unknown as HubIngestApi;
-    const bad = { deliveryId: "not-a-uuid", edgeId: "e", envelope: { from: "", to: ["alice@example.com"] }, raw: new Uint8Array(1), receivedAt: new Date().toISOString(), subject: null, messageId: null, verdict: { action: "accept" as const, scl: 0, agents: [] } };
+    const bad = {
+      deliveryId: "not-a-uuid",
+      edgeId: "e",
+      envelope: { from: "", to: ["alice@example.com"] },
+      raw: new Uint8Array(1),
+      receivedAt: new Date().toISOString(),
+      subject: null,
+      messageId: null,
+      verdict: { action: "accept" as const, scl: 0, agents: [] },
+    };
     expect(await hub.ingest(bad)).toEqual({ status: "refused", error: "deliveryId must be a UUID" });
   });
 });

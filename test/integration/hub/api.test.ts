@@ -75,7 +75,15 @@ describe("messages API", () => {
     expect(page2.nextCursor).toBeNull();
 
     const one = (await (await api(`/api/v1/messages/${ids[0]}`)).json()) as Record<string, unknown>;
-    expect(one).toMatchObject({ id: ids[0], subject: "first", from: "sender@example.net", to: ["alice@example.com"], edgeId: "edge-test", action: "accept", scl: 0 });
+    expect(one).toMatchObject({
+      id: ids[0],
+      subject: "first",
+      from: "sender@example.net",
+      to: ["alice@example.com"],
+      edgeId: "edge-test",
+      action: "accept",
+      scl: 0,
+    });
     expect(one).toHaveProperty("deliveryId");
     expect(one).toHaveProperty("receivedAt");
     expect(one).not.toHaveProperty("r2Key");
@@ -120,7 +128,14 @@ describe("publishing the directory to the edge", () => {
 
   it("writes the snapshot once, then only what changed", async () => {
     await seed(["example.com"], ["alice@example.com", "bob@example.com"]);
-    const first = (await (await api("/api/v1/sync", { method: "POST" })).json()) as { changed: boolean; blobsWritten: number; version: number; root: string; edgeId: string; recipients: number };
+    const first = (await (await api("/api/v1/sync", { method: "POST" })).json()) as {
+      changed: boolean;
+      blobsWritten: number;
+      version: number;
+      root: string;
+      edgeId: string;
+      recipients: number;
+    };
     expect(first).toMatchObject({ changed: true, version: 1, edgeId: "edge-test", recipients: 2 });
     expect(first.blobsWritten).toBe(3); // domains, one shard, manifest
 
@@ -132,7 +147,7 @@ describe("publishing the directory to the edge", () => {
     expect(delta).toMatchObject({ changed: true, version: 2, recipients: 3 });
     expect(delta.blobsWritten).toBe(2); // the changed shard and the new manifest; domains unchanged
 
-    const status = (await (env.EDGE as unknown as { status(): Promise<{ current: { root: string } | null }> }).status());
+    const status = await (env.EDGE as unknown as { status(): Promise<{ current: { root: string } | null }> }).status();
     expect(status.current?.root).toBe(delta.root);
   });
 

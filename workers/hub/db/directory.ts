@@ -9,7 +9,10 @@ export async function loadDirectory(db: D1Database): Promise<DirectoryData> {
   const recipients: string[] = [];
   let after = "";
   for (;;) {
-    const { results } = await db.prepare("SELECT address FROM recipients WHERE address > ? ORDER BY address LIMIT ?").bind(after, PAGE_ROWS).all<{ address: string }>();
+    const { results } = await db
+      .prepare("SELECT address FROM recipients WHERE address > ? ORDER BY address LIMIT ?")
+      .bind(after, PAGE_ROWS)
+      .all<{ address: string }>();
     for (const r of results) recipients.push(r.address);
     if (results.length < PAGE_ROWS) break;
     after = results[results.length - 1]!.address;

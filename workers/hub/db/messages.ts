@@ -83,7 +83,21 @@ export async function insertMessage(db: D1Database, m: NewMessage): Promise<numb
        ON CONFLICT (delivery_id) DO NOTHING
        RETURNING id`,
     )
-    .bind(m.deliveryId, m.edgeId, m.from, JSON.stringify(m.to), m.subject, m.messageId, m.size, m.sha256, m.r2Key, m.action, m.scl, JSON.stringify(m.agents), m.receivedAt)
+    .bind(
+      m.deliveryId,
+      m.edgeId,
+      m.from,
+      JSON.stringify(m.to),
+      m.subject,
+      m.messageId,
+      m.size,
+      m.sha256,
+      m.r2Key,
+      m.action,
+      m.scl,
+      JSON.stringify(m.agents),
+      m.receivedAt,
+    )
     .first<{ id: number }>();
   return row?.id ?? null;
 }

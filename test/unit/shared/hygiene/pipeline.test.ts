@@ -38,7 +38,10 @@ describe("hygiene pipeline", () => {
   });
 
   it("keeps the known recipients of a mixed list and drops the others", async () => {
-    const result = await runPipeline({ envelope: envelope(["nobody@example.com", "bob@example.com", "x@elsewhere.example"]), raw: bytesOf(buildMessage()) }, { directory });
+    const result = await runPipeline(
+      { envelope: envelope(["nobody@example.com", "bob@example.com", "x@elsewhere.example"]), raw: bytesOf(buildMessage()) },
+      { directory },
+    );
     expect(result.action).toBe("accept");
     expect(result.recipients).toEqual(["bob@example.com"]);
     expect(result.agents.find((a) => a.agent === "recipient-filter")?.reason).toMatch(/1 known, 2 refused/);
@@ -106,17 +109,25 @@ describe("hygiene pipeline", () => {
 
     it("carries on past a fail-open agent that throws, recording the error", async () => {
       const errors: string[] = [];
-      const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(buildMessage()) }, { directory }, {
-        agents: [limits, boom("open")],
-        onAgentError: (agent) => errors.push(agent),
-      });
+      const result = await runPipeline(
+        { envelope: envelope(["alice@example.com"]), raw: bytesOf(buildMessage()) },
+        { directory },
+        {
+          agents: [limits, boom("open")],
+          onAgentError: (agent) => errors.push(agent),
+        },
+      );
       expect(result.action).toBe("accept");
       expect(errors).toEqual(["boom-open"]);
       expect(result.agents.find((a) => a.agent === "boom-open")).toMatchObject({ result: "skip", reason: expect.stringMatching(/lookup exploded/) });
     });
 
     it("defers the message when a fail-closed agent throws", async () => {
-      const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(buildMessage()) }, { directory }, { agents: [limits, boom("closed")] });
+      const result = await runPipeline(
+        { envelope: envelope(["alice@example.com"]), raw: bytesOf(buildMessage()) },
+        { directory },
+        { agents: [limits, boom("closed")] },
+      );
       expect(result.action).toBe("tempfail");
       expect(result.smtp).toMatch(/^451 4\.3\.0 /);
     });
