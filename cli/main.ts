@@ -13,22 +13,30 @@ ${SCAN_USAGE}
 
 ${SEND_USAGE}`;
 
-const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = { scan, send };
+const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<number>; usage: string }> = {
+  scan: { run: scan, usage: SCAN_USAGE },
+  send: { run: send, usage: SEND_USAGE },
+};
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-    io.out(USAGE);
+    const topic = command === "help" && rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
+    io.out(topic?.usage ?? USAGE);
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
-  const run = COMMANDS[command];
-  if (run === undefined) {
+  const entry = COMMANDS[command];
+  if (entry === undefined) {
     io.err(`portcullis: unknown command "${command}"\n\n${USAGE}`);
     return EXIT.usage;
   }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(entry.usage);
+    return EXIT.ok;
+  }
   try {
-    return await run(rest, io);
+    return await entry.run(rest, io);
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
       io.err(`portcullis ${command}: ${err.message}\nRun "portcullis ${command} --help" for usage.`);

@@ -24,3 +24,10 @@ export const EXIT = {
   deferred: 3,
   usage: 64,
 } as const;
+
+/** Options `scan` and `send` share: the SMTP envelope and machine-readable output. */
+export const ENVELOPE_OPTIONS = {
+  from: { type: "string" },
+  to: { type: "string" },
+  json: { type: "boolean", default: false },
+} as const;

@@ -4,7 +4,7 @@ import { memoryDirectory } from "../shared/directory/memory.ts";
 import type { DirectoryReader } from "../shared/directory/reader.ts";
 import { runPipeline } from "../shared/hygiene/pipeline.ts";
 import type { PipelineResult } from "../shared/hygiene/types.ts";
-import { EXIT, type Io, UsageError } from "./output.ts";
+import { ENVELOPE_OPTIONS, EXIT, type Io, UsageError } from "./output.ts";
 
 export const SCAN_USAGE = `Usage: portcullis scan FILE.eml... [--from ADDRESS] [--to ADDRESS] [--policy FILE] [--json]
 
@@ -69,18 +69,8 @@ export async function scan(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      from: { type: "string" },
-      to: { type: "string" },
-      policy: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
+    options: { ...ENVELOPE_OPTIONS, policy: { type: "string" } },
   });
-  if (values.help) {
-    io.out(SCAN_USAGE);
-    return EXIT.ok;
-  }
   if (positionals.length === 0) throw new UsageError("scan needs at least one message file");
   const directory = values.policy === undefined ? null : await loadPolicy(values.policy);
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { EXIT, type Io, UsageError } from "./output.ts";
+import { ENVELOPE_OPTIONS, EXIT, type Io, UsageError } from "./output.ts";
 
 export const SEND_USAGE = `Usage: portcullis send FILE.eml --from ADDRESS --to ADDRESS [--edge URL] [--json]
 
@@ -21,18 +21,8 @@ export async function send(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      from: { type: "string" },
-      to: { type: "string" },
-      edge: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
+    options: { ...ENVELOPE_OPTIONS, edge: { type: "string" } },
   });
-  if (values.help) {
-    io.out(SEND_USAGE);
-    return EXIT.ok;
-  }
   if (positionals.length !== 1) throw new UsageError("send takes exactly one message file");
   if (values.from === undefined || values.to === undefined) throw new UsageError("send needs --from and --to (the SMTP envelope)");
   const file = positionals[0]!;

@@ -13,10 +13,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { ensureLocalSecrets } from "./dev-vars.ts";
+import { freePort, portFree } from "./ports.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const bin = path.join(root, "node_modules", ".bin");
@@ -84,25 +84,6 @@ function run(args: string[], what: string): string {
     const e = err as { stdout?: string; stderr?: string };
     fail(`${what} failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`);
   }
-}
-
-async function portFree(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.listen(p, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
 }
 
 /** Starts `wrangler dev` for one worker; its output is kept until start-up succeeds, then streamed with a prefix. */

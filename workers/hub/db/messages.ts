@@ -36,21 +36,8 @@ interface MessageRow {
   stored_at: string;
 }
 
-export interface NewMessage {
-  deliveryId: string;
-  edgeId: string;
-  from: string;
-  to: string[];
-  subject: string | null;
-  messageId: string | null;
-  size: number;
-  sha256: string;
-  r2Key: string;
-  action: string;
-  scl: number;
-  agents: AgentOutcome[];
-  receivedAt: string;
-}
+/** What the mailbox store inserts: a record before the database gives it an id, plus where the bytes are. */
+export type NewMessage = Omit<MessageRecord, "id" | "storedAt"> & { r2Key: string };
 
 function toRecord(row: MessageRow): MessageRecord {
   return {
