@@ -45,6 +45,7 @@ const hubAuxiliary = {
   compatibilityDate: "2026-11-01",
   d1Databases: { DB: "hub-db" },
   r2Buckets: { MAILBOX: "hub-mailbox" },
+  durableObjects: { SYNC_SCHEDULER: { className: "SyncScheduler", useSQLite: true } },
   bindings: TEST_SECRETS,
 };
 

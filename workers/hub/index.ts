@@ -2,6 +2,9 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import type { Delivery, HubIngestApi, IngestResult } from "../../shared/delivery.ts";
 import { app } from "./app.ts";
 import { storeDelivery } from "./mailbox.ts";
+import { scheduler } from "./sync/trigger.ts";
+
+export { SyncScheduler } from "./sync/scheduler.do.ts";
 
 /**
  * What edges call over the service binding. Every public method here is callable over RPC, so
@@ -15,4 +18,9 @@ export class HubIngest extends WorkerEntrypoint<Env> implements HubIngestApi {
 
 export default {
   fetch: app.fetch,
+
+  /** The cron safety net: bring every edge to the current directory, whatever was missed. */
+  async scheduled(_controller, env, ctx) {
+    ctx.waitUntil(scheduler(env).runNow());
+  },
 } satisfies ExportedHandler<Env>;

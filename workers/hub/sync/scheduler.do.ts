@@ -1,0 +1,25 @@
+import { DurableObject } from "cloudflare:workers";
+import { publishDirectory } from "./publish.ts";
+
+/**
+ * How long after the last admin change a sync starts. Short enough that a change is enforced at
+ * the edges within seconds; long enough that an import of many rows syncs once.
+ */
+export const SYNC_DEBOUNCE_MS = 300;
+
+/** Runs syncs one at a time for this hub: after admin changes (debounced) and on the cron. */
+export class SyncScheduler extends DurableObject<Env> {
+  /** Schedules a sync SYNC_DEBOUNCE_MS from now, replacing a later or earlier pending one. */
+  async schedule(): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + SYNC_DEBOUNCE_MS);
+  }
+
+  override async alarm(): Promise<void> {
+    await this.runNow();
+  }
+
+  /** Syncs now (cron, tests, `POST /api/v1/sync`). */
+  async runNow(): Promise<unknown> {
+    return publishDirectory(this.env);
+  }
+}
