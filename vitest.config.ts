@@ -49,16 +49,16 @@ const hubAuxiliary = {
   bindings: TEST_SECRETS,
 };
 
-/** The edge as an auxiliary worker of the hub's tests. */
-const edgeAuxiliary = {
-  name: "portcullis-edge",
+/** An edge as an auxiliary worker of the hub's tests; two of them, each with its own KV and lease object. */
+const edgeAuxiliary = (name: string, edgeId: string) => ({
+  name,
   modules: true,
   scriptPath: path.join(root, "dist/test/edge/index.js"),
   compatibilityDate: "2026-11-01",
-  kvNamespaces: { DIRECTORY: "edge-directory" },
+  kvNamespaces: { DIRECTORY: `${name}-directory` },
   durableObjects: { DIRECTORY_LEASE: { className: "DirectoryLease", useSQLite: true } },
-  bindings: { EDGE_ID: "edge-test", DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY },
-};
+  bindings: { EDGE_ID: edgeId, DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY },
+});
 
 export default defineConfig({
   test: {
@@ -91,7 +91,8 @@ export default defineConfig({
             wrangler: { configPath: "./workers/hub/wrangler.toml" },
             miniflare: {
               bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations },
-              workers: [edgeAuxiliary],
+              serviceBindings: { EDGE_2: { name: "portcullis-edge-2", entrypoint: "EdgeDirectory" } },
+              workers: [edgeAuxiliary("portcullis-edge", "edge-test"), edgeAuxiliary("portcullis-edge-2", "edge-test-2")],
             },
           }),
         ],

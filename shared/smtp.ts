@@ -32,6 +32,8 @@ export function smtpReply(r: RejectReason): SmtpReply {
       return { code: 550, enhanced: "5.1.1", text: "Recipient address rejected: user unknown" };
     case "relay_denied":
       return { code: 550, enhanced: "5.7.1", text: "Relaying denied" };
+    case "recipient_restricted":
+      return { code: 550, enhanced: "5.7.1", text: "Recipient does not accept this message" };
     case "directory_unavailable":
       return { code: 451, enhanced: "4.3.0", text: "Temporary local problem, try again later" };
     case "hub_unavailable":

@@ -13,6 +13,7 @@ export type RejectReason =
   | { reason: "bad_address"; address: string }
   | { reason: "unknown_recipient" }
   | { reason: "relay_denied"; domain: string }
+  | { reason: "recipient_restricted" }
   | { reason: "directory_unavailable"; detail: string }
   | { reason: "hub_unavailable"; detail: string }
   | { reason: "agent_failed"; agent: string; detail: string };

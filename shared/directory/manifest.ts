@@ -1,20 +1,25 @@
 /**
  * The manifest names every blob of one directory version. Its SHA-256 is the version's root
  * hash: two edges reporting the same root hash hold identical data. The manifest carries no
- * timestamp or author, so the same data always yields the same root, whichever hub built it.
+ * timestamp or author, so the same build inputs always give the same root.
  */
 export interface Manifest {
-  format: 1;
+  format: 2;
   /** Id of the {@link DirectoryKey} the recipient hashes were made with. */
   keyId: string;
   recipients: {
+    /** Addresses (primary and aliases) in this version. */
     count: number;
     shardBits: number;
-    /** Blob hash of each shard, index = hash prefix. */
+    /** Blob hash of each base shard, index = hash prefix. */
     shards: string[];
+    /** Base64 of the overlay: changes since the base shards were built (see overlay.ts). */
+    overlay: string;
   };
   /** Blob hash of the accepted-domains blob. */
   domains: string;
+  /** Blob hash of each policy object, by name. */
+  policies: Record<string, string>;
 }
 
 /** The accepted-domains blob. */
@@ -24,6 +29,7 @@ export interface DomainsBlob {
 }
 
 const HASH = /^[0-9a-f]{64}$/;
+const isHash = (h: unknown): h is string => typeof h === "string" && HASH.test(h);
 
 /** Parses and validates manifest bytes; throws on anything that is not a well-formed manifest. */
 export function parseManifest(bytes: Uint8Array): Manifest {
@@ -32,24 +38,27 @@ export function parseManifest(bytes: Uint8Array): Manifest {
   const ok =
     typeof value === "object" &&
     value !== null &&
-    m.format === 1 &&
+    m.format === 2 &&
     typeof m.keyId === "string" &&
-    typeof m.domains === "string" &&
-    HASH.test(m.domains) &&
+    isHash(m.domains) &&
+    typeof m.policies === "object" &&
+    m.policies !== null &&
+    Object.values(m.policies).every(isHash) &&
     typeof m.recipients === "object" &&
     m.recipients !== null &&
     Number.isInteger(m.recipients.count) &&
     Number.isInteger(m.recipients.shardBits) &&
+    typeof m.recipients.overlay === "string" &&
     Array.isArray(m.recipients.shards) &&
     m.recipients.shards.length === 2 ** m.recipients.shardBits &&
-    m.recipients.shards.every((h) => typeof h === "string" && HASH.test(h));
+    m.recipients.shards.every(isHash);
   if (!ok) throw new Error("malformed directory manifest");
   return m;
 }
 
 /** Every blob hash a manifest refers to (duplicates removed). */
 export function manifestBlobs(m: Manifest): string[] {
-  return [...new Set([m.domains, ...m.recipients.shards])];
+  return [...new Set([m.domains, ...Object.values(m.policies), ...m.recipients.shards])];
 }
 
 export function parseDomainsBlob(bytes: Uint8Array): DomainsBlob {

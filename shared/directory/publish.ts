@@ -1,46 +1,63 @@
 import type { EdgeDirectoryApi } from "./publish-api.ts";
-import type { Snapshot } from "./snapshot.ts";
+import type { BlobSource } from "./reader.ts";
 
 /** Bytes of blobs sent to an edge in one call, well under the RPC message size limit. */
 export const PUBLISH_BATCH_BYTES = 8 * 1024 * 1024;
 
-export interface PushResult {
-  edgeId: string;
-  root: string;
-  version: number;
-  /** False when the edge already enforced this root: nothing was written. */
-  changed: boolean;
-  /** Blobs written to the edge's KV (only the ones it lacked). */
-  blobsWritten: number;
-}
+/** How long a hub's lease lasts; renewed between batches, so a slow but alive hub keeps it. */
+export const LEASE_TTL_MS = 30_000;
+
+export type PushResult =
+  | { status: "committed" | "unchanged"; edgeId: string; root: string; version: number; blobsWritten: number }
+  | { status: "busy"; edgeId: string; holder: string; expiresAt: number }
+  | { status: "failed"; edgeId: string; error: string };
 
 /**
- * Publishes a snapshot to one edge: asks which blobs it lacks, writes only those, then commits
- * the root hash. The commit is the only step the edge's readers can observe, and it happens after
- * every blob is in place, so no partial snapshot is ever visible.
+ * Publishes one snapshot to one edge, Exchange's EdgeSync done safely: take the edge's lease (a
+ * busy lease is a normal outcome — retry at the next tick), ask which blobs it lacks, write only
+ * those (renewing the lease between batches), commit the root hash under the lease's fencing
+ * token, release. The commit is the only step readers can observe, and it happens after every
+ * blob is in place, so no partial snapshot is ever visible; a hub that dies mid-way leaves the
+ * previous version whole and its lease expires.
  *
  * @example
- * await pushSnapshot(env.EDGE, await buildSnapshot(data, key));
+ * await pushSnapshot(edge, "hub-primary", root, blobHashes, r2BlobSource);
  */
-export async function pushSnapshot(edge: EdgeDirectoryApi, snapshot: Snapshot): Promise<PushResult> {
+export async function pushSnapshot(edge: EdgeDirectoryApi, holder: string, root: string, blobHashes: string[], blobs: BlobSource): Promise<PushResult> {
+  const lease = await edge.acquire(holder, LEASE_TTL_MS);
   const status = await edge.status();
-  if (status.current?.root === snapshot.root) {
-    return { edgeId: status.edgeId, root: snapshot.root, version: status.current.version, changed: false, blobsWritten: 0 };
-  }
-  const missing = await edge.missing([...snapshot.blobs.keys()]);
-  let batch: { hash: string; bytes: Uint8Array }[] = [];
-  let batchBytes = 0;
-  for (const hash of missing) {
-    const bytes = snapshot.blobs.get(hash)!;
-    if (batch.length > 0 && batchBytes + bytes.byteLength > PUBLISH_BATCH_BYTES) {
-      await edge.putBlobs(batch);
+  if (!lease.ok) return { status: "busy", edgeId: status.edgeId, holder: lease.holder, expiresAt: lease.expiresAt };
+  const failed = (error: string): PushResult => ({ status: "failed", edgeId: status.edgeId, error });
+  try {
+    if (status.current?.root === root) return { status: "unchanged", edgeId: status.edgeId, root, version: status.current.version, blobsWritten: 0 };
+    const missing = await edge.missing([...new Set([...blobHashes, root])]);
+    let batch: { hash: string; bytes: Uint8Array }[] = [];
+    let batchBytes = 0;
+    const flush = async (): Promise<string | null> => {
+      if (batch.length === 0) return null;
+      const put = await edge.putBlobs(lease.token, batch);
       batch = [];
       batchBytes = 0;
+      if (!put.ok) return `writing blobs: ${put.reason}${put.detail ? ` (${put.detail})` : ""}`;
+      const renewed = await edge.renew(lease.token, LEASE_TTL_MS);
+      return renewed.ok ? null : `lease lost while writing: ${renewed.reason}`;
+    };
+    for (const hash of missing) {
+      const bytes = await blobs.get(hash);
+      if (bytes === null) return failed(`blob ${hash.slice(0, 12)} is missing from the hub's store`);
+      if (batch.length > 0 && batchBytes + bytes.byteLength > PUBLISH_BATCH_BYTES) {
+        const error = await flush();
+        if (error !== null) return failed(error);
+      }
+      batch.push({ hash, bytes });
+      batchBytes += bytes.byteLength;
     }
-    batch.push({ hash, bytes });
-    batchBytes += bytes.byteLength;
+    const error = await flush();
+    if (error !== null) return failed(error);
+    const committed = await edge.commit(lease.token, root);
+    if (!committed.ok) return failed(`commit refused: ${committed.reason}${committed.detail ? ` (${committed.detail})` : ""}`);
+    return { status: "committed", edgeId: status.edgeId, root, version: committed.version.version, blobsWritten: missing.length };
+  } finally {
+    await edge.release(lease.token).catch(() => false);
   }
-  if (batch.length > 0) await edge.putBlobs(batch);
-  const committed = await edge.commit(snapshot.root);
-  return { edgeId: status.edgeId, root: snapshot.root, version: committed.version, changed: true, blobsWritten: missing.length };
 }

@@ -1,18 +1,23 @@
+import { fromBase64 } from "../base64.ts";
 import { withoutSubaddress } from "./address.ts";
+import { infoOf, type RecipientInfo } from "./entry.ts";
 import { type DirectoryKey, sha256Hex } from "./hash.ts";
 import { type Manifest, parseDomainsBlob, parseManifest } from "./manifest.ts";
-import { shardContains, shardIndex, shardSize } from "./shard.ts";
+import { overlayLookup, overlaySize } from "./overlay.ts";
+import { shardIndex, shardLookup, shardSize } from "./shard.ts";
 
 /** Read access to the directory, as the hygiene agents see it. */
 export interface DirectoryReader {
   /** The root hash of the version being read. */
   readonly root: string;
   isAcceptedDomain(domain: string): Promise<boolean>;
-  /** Whether a normalised address (or its address without a +tag) is a known recipient. */
-  isRecipient(address: string): Promise<boolean>;
+  /** The recipient a normalised address (or its address without a +tag) belongs to, or null. */
+  lookupRecipient(address: string): Promise<RecipientInfo | null>;
+  /** A policy object by name, or null when the directory has none. */
+  policy(name: string): Promise<unknown>;
 }
 
-/** Where snapshot blobs come from: KV at the edge, a Map in the CLI and tests. */
+/** Where snapshot blobs come from: KV at the edge, R2 or a Map at the hub, a Map in the CLI and tests. */
 export interface BlobSource {
   get(hash: string): Promise<Uint8Array | null>;
 }
@@ -23,22 +28,25 @@ export class SnapshotError extends Error {
 }
 
 /**
- * Reads one directory version. Blobs are fetched lazily, checked against their content hash, and
- * kept for the life of this reader (callers cache readers per root hash).
+ * Reads one directory version. The manifest (with its overlay) is read once; shards and policy
+ * blobs are fetched on first use, checked against their content hash, and kept for the life of
+ * this reader — so a cold lookup costs at most one blob read (callers cache readers per root).
  */
 export class SnapshotReader implements DirectoryReader {
   readonly root: string;
   readonly manifest: Manifest;
   readonly #key: DirectoryKey;
   readonly #blobs: BlobSource;
-  #domains: Promise<Set<string>> | undefined;
-  readonly #shards = new Map<number, Promise<Uint8Array>>();
+  readonly #overlay: Uint8Array;
+  readonly #loaded = new Map<string, Promise<unknown>>();
 
   private constructor(root: string, manifest: Manifest, key: DirectoryKey, blobs: BlobSource) {
     this.root = root;
     this.manifest = manifest;
     this.#key = key;
     this.#blobs = blobs;
+    this.#overlay = fromBase64(manifest.recipients.overlay);
+    overlaySize(this.#overlay); // validates the layout once
   }
 
   /** Opens the version whose manifest hashes to `root`. Throws {@link SnapshotError} if it is unusable. */
@@ -50,42 +58,51 @@ export class SnapshotReader implements DirectoryReader {
     return new SnapshotReader(root, manifest, key, blobs);
   }
 
-  /** Number of recipients in this version. */
+  /** Number of addresses in this version. */
   get recipientCount(): number {
     return this.manifest.recipients.count;
   }
 
   async isAcceptedDomain(domain: string): Promise<boolean> {
-    if (this.#domains === undefined) {
-      const loading = fetchVerified(this.#blobs, this.manifest.domains).then((b) => new Set(parseDomainsBlob(b).domains.map((d) => d.name)));
-      // A failed read (a KV hiccup) must not poison this reader for the rest of the isolate's life.
-      loading.catch(() => {
-        if (this.#domains === loading) this.#domains = undefined;
-      });
-      this.#domains = loading;
-    }
-    return (await this.#domains).has(domain);
+    const domains = await this.#load(this.manifest.domains, (b) => new Set(parseDomainsBlob(b).domains.map((d) => d.name)));
+    return domains.has(domain);
   }
 
-  async isRecipient(address: string): Promise<boolean> {
-    if (await this.#contains(address)) return true;
+  async lookupRecipient(address: string): Promise<RecipientInfo | null> {
+    const exact = await this.#lookup(address);
+    if (exact !== null) return exact;
     const base = withoutSubaddress(address);
-    return base !== null && (await this.#contains(base));
+    return base === null ? null : this.#lookup(base);
   }
 
-  async #contains(address: string): Promise<boolean> {
+  async policy(name: string): Promise<unknown> {
+    const hash = this.manifest.policies[name];
+    if (hash === undefined) return null;
+    return this.#load(hash, (b) => JSON.parse(new TextDecoder().decode(b)) as unknown);
+  }
+
+  async #lookup(address: string): Promise<RecipientInfo | null> {
     const hash = await this.#key.hashAddress(address);
-    const index = shardIndex(hash, this.manifest.recipients.shardBits);
-    let shard = this.#shards.get(index);
-    if (shard === undefined) {
-      shard = fetchVerified(this.#blobs, this.manifest.recipients.shards[index]!).then((b) => {
-        shardSize(b); // validates the layout once
-        return b;
-      });
-      this.#shards.set(index, shard);
-      shard.catch(() => this.#shards.delete(index));
+    const changed = overlayLookup(this.#overlay, hash);
+    if (changed !== undefined) return changed === null ? null : infoOf(changed.flags, changed.scl);
+    const shardHash = this.manifest.recipients.shards[shardIndex(hash, this.manifest.recipients.shardBits)]!;
+    const shard = await this.#load(shardHash, (b) => {
+      shardSize(b); // validates the layout once
+      return b;
+    });
+    const found = shardLookup(shard, hash);
+    return found === null ? null : infoOf(found.flags, found.scl);
+  }
+
+  /** Fetches, verifies and decodes a blob once; a failed read is not kept, so a KV hiccup heals. */
+  #load<T>(hash: string, decode: (bytes: Uint8Array) => T): Promise<T> {
+    let loading = this.#loaded.get(hash) as Promise<T> | undefined;
+    if (loading === undefined) {
+      loading = fetchVerified(this.#blobs, hash).then(decode);
+      this.#loaded.set(hash, loading);
+      loading.catch(() => this.#loaded.delete(hash));
     }
-    return shardContains(await shard, hash);
+    return loading;
   }
 }
 

@@ -1,23 +1,24 @@
+import { compareHashes, ENTRY_BYTES, type Entry, searchRecords } from "./entry.ts";
 import { RECIPIENT_HASH_BYTES } from "./hash.ts";
 
 /**
- * A recipient shard: the sorted keyed hashes of every recipient whose hash starts with the
- * shard's prefix. Binary layout (big-endian):
+ * A recipient shard: every address whose keyed hash starts with the shard's prefix. Binary
+ * layout (big-endian):
  *
- *   "PCS1" magic · u32 entry count · count × 16-byte hashes, ascending
+ *   "PCS2" magic · u32 entry count · count × (16-byte hash · u8 flags · u8 SCL override), ascending by hash
  *
- * Compact (16 bytes a recipient), and a lookup is a binary search with no decoding step.
+ * 18 bytes an address, and a lookup is a binary search in place, with no decoding step.
  */
-const MAGIC = [0x50, 0x43, 0x53, 0x31]; // "PCS1"
+const MAGIC = [0x50, 0x43, 0x53, 0x32]; // "PCS2"
 const HEADER_BYTES = 8;
 
-/** Most prefix bits (4,096 shards): enough for tens of millions of recipients at ~64 KiB a shard. */
+/** Most prefix bits (4,096 shards): enough for tens of millions of addresses at ~72 KiB a shard. */
 export const MAX_SHARD_BITS = 12;
 
-/** Target entries per shard; 4,096 × 16 B ≈ 64 KiB, one cheap KV read. */
+/** Target entries per shard: 4,096 × 18 B ≈ 72 KiB, one cheap KV read. */
 export const TARGET_SHARD_ENTRIES = 4096;
 
-/** Prefix bits for a directory of `count` recipients. */
+/** Prefix bits for a directory of `count` addresses. */
 export function shardBitsFor(count: number): number {
   let bits = 0;
   while (bits < MAX_SHARD_BITS && count / 2 ** bits > TARGET_SHARD_ENTRIES) bits++;
@@ -31,25 +32,28 @@ export function shardIndex(hash: Uint8Array, bits: number): number {
   return top >>> (16 - bits);
 }
 
-export function compareHashes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < RECIPIENT_HASH_BYTES; i++) {
-    const d = a[i]! - b[i]!;
-    if (d !== 0) return d;
+/** Encodes entries (any order; for a repeated hash the last one wins) as a shard blob. */
+export function encodeShard(entries: Entry[]): Uint8Array {
+  const sorted = [...entries].sort((a, b) => compareHashes(a.hash, b.hash));
+  const unique: Entry[] = [];
+  for (const e of sorted) {
+    if (unique.length > 0 && compareHashes(unique[unique.length - 1]!.hash, e.hash) === 0) unique[unique.length - 1] = e;
+    else unique.push(e);
   }
-  return 0;
+  return encodeSortedShard(unique);
 }
 
-/** Encodes hashes (any order, duplicates dropped) as a shard blob. */
-export function encodeShard(hashes: Uint8Array[]): Uint8Array {
-  const sorted = [...hashes].sort(compareHashes);
-  const unique: Uint8Array[] = [];
-  for (const h of sorted) {
-    if (unique.length === 0 || compareHashes(unique[unique.length - 1]!, h) !== 0) unique.push(h);
-  }
-  const out = new Uint8Array(HEADER_BYTES + unique.length * RECIPIENT_HASH_BYTES);
+/** Encodes entries already sorted by hash with no repeats (the hub's streaming build). */
+export function encodeSortedShard(entries: Entry[]): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES + entries.length * ENTRY_BYTES);
   out.set(MAGIC, 0);
-  new DataView(out.buffer).setUint32(4, unique.length);
-  unique.forEach((h, i) => out.set(h.subarray(0, RECIPIENT_HASH_BYTES), HEADER_BYTES + i * RECIPIENT_HASH_BYTES));
+  new DataView(out.buffer).setUint32(4, entries.length);
+  entries.forEach((e, i) => {
+    const at = HEADER_BYTES + i * ENTRY_BYTES;
+    out.set(e.hash.subarray(0, RECIPIENT_HASH_BYTES), at);
+    out[at + RECIPIENT_HASH_BYTES] = e.flags;
+    out[at + RECIPIENT_HASH_BYTES + 1] = e.scl;
+  });
   return out;
 }
 
@@ -57,21 +61,13 @@ export function encodeShard(hashes: Uint8Array[]): Uint8Array {
 export function shardSize(shard: Uint8Array): number {
   if (shard.length < HEADER_BYTES || MAGIC.some((b, i) => shard[i] !== b)) throw new Error("not a recipient shard");
   const count = new DataView(shard.buffer, shard.byteOffset, shard.byteLength).getUint32(4);
-  if (shard.length !== HEADER_BYTES + count * RECIPIENT_HASH_BYTES) throw new Error("recipient shard has the wrong length");
+  if (shard.length !== HEADER_BYTES + count * ENTRY_BYTES) throw new Error("recipient shard has the wrong length");
   return count;
 }
 
-/** Binary search for a hash in a shard. */
-export function shardContains(shard: Uint8Array, hash: Uint8Array): boolean {
-  let lo = 0;
-  let hi = shardSize(shard) - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const at = HEADER_BYTES + mid * RECIPIENT_HASH_BYTES;
-    const d = compareHashes(shard.subarray(at, at + RECIPIENT_HASH_BYTES), hash);
-    if (d === 0) return true;
-    if (d < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
+/** The entry for a hash, or null. */
+export function shardLookup(shard: Uint8Array, hash: Uint8Array): { flags: number; scl: number } | null {
+  const at = searchRecords(shard, HEADER_BYTES, shardSize(shard), ENTRY_BYTES, hash);
+  if (at < 0) return null;
+  return { flags: shard[at + RECIPIENT_HASH_BYTES]!, scl: shard[at + RECIPIENT_HASH_BYTES + 1]! };
 }

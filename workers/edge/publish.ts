@@ -1,8 +1,12 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
+import { normaliseAddress } from "../../shared/directory/address.ts";
 import { sha256Hex } from "../../shared/directory/hash.ts";
 import { manifestBlobs, parseManifest } from "../../shared/directory/manifest.ts";
-import { blobKey, invalidateVersion, leaseStub } from "./directory.ts";
-import type { DirectoryVersion, EdgeDirectoryApi, EdgeStatus } from "../../shared/directory/publish-api.ts";
+import type { CommitResult, EdgeDirectoryApi, EdgeLookup, EdgeStatus, LeaseResult, PutResult, RenewResult } from "../../shared/directory/publish-api.ts";
+import { limits } from "../../shared/hygiene/agents/limits.ts";
+import { recipientFilter } from "../../shared/hygiene/agents/recipient-filter.ts";
+import { runPipeline } from "../../shared/hygiene/pipeline.ts";
+import { blobKey, invalidateVersion, leaseStub, openDirectory } from "./directory.ts";
 
 /** Largest blob accepted from a hub: KV's own value limit. */
 const MAX_BLOB_BYTES = 25 * 1024 * 1024;
@@ -10,43 +14,80 @@ const MAX_BLOB_BYTES = 25 * 1024 * 1024;
 /** KV lists at most 1,000 keys a page. */
 const KV_LIST_PAGE = 1000;
 
+/** A minimal message for answering "would this edge accept mail for X" without real mail. */
+const PROBE_MESSAGE = new TextEncoder().encode("From: probe@portcullis.invalid\r\nMessage-ID: <probe@portcullis.invalid>\r\n\r\n");
+
 /**
- * How a hub publishes a directory snapshot to this edge: write the missing blobs, then commit the
- * root hash. Reachable only through a service binding — a named entrypoint is never served on the
- * public internet. The edge never writes directory data of its own.
+ * How a hub publishes a directory snapshot to this edge: take the lease, write the missing blobs,
+ * commit the root hash, release. Reachable only through a service binding (a named entrypoint is
+ * never served on the internet) or the signed HTTPS route. The edge never writes directory data of
+ * its own.
  */
 export class EdgeDirectory extends WorkerEntrypoint<Env> implements EdgeDirectoryApi {
   async status(): Promise<EdgeStatus> {
-    return { edgeId: this.env.EDGE_ID, current: await leaseStub(this.env).current() };
+    const stub = leaseStub(this.env);
+    const [current, lease] = await Promise.all([stub.current(), stub.lease()]);
+    return { edgeId: this.env.EDGE_ID, current, lease };
   }
 
-  /** Which of these blob hashes this edge does not hold yet. */
+  async acquire(holder: string, ttlMs: number): Promise<LeaseResult> {
+    return leaseStub(this.env).acquire(holder, ttlMs);
+  }
+
+  async renew(token: number, ttlMs: number): Promise<RenewResult> {
+    return leaseStub(this.env).renew(token, ttlMs);
+  }
+
+  async release(token: number): Promise<boolean> {
+    return leaseStub(this.env).release(token);
+  }
+
   async missing(hashes: string[]): Promise<string[]> {
     const present = await this.#presentBlobs();
     return hashes.filter((h) => !present.has(h));
   }
 
-  /** Stores blobs; each must hash to the name it is stored under. */
-  async putBlobs(blobs: { hash: string; bytes: Uint8Array }[]): Promise<number> {
+  async putBlobs(token: number, blobs: { hash: string; bytes: Uint8Array }[]): Promise<PutResult> {
+    const refusal = await leaseStub(this.env).check(token);
+    if (refusal !== null) return { ok: false, reason: refusal };
     for (const { hash, bytes } of blobs) {
-      if (bytes.byteLength > MAX_BLOB_BYTES) throw new Error(`blob ${hash.slice(0, 12)} exceeds ${MAX_BLOB_BYTES} bytes`);
-      if ((await sha256Hex(bytes)) !== hash) throw new Error(`blob ${hash.slice(0, 12)} does not match its hash`);
+      if (!(bytes instanceof Uint8Array) || bytes.byteLength > MAX_BLOB_BYTES)
+        return { ok: false, reason: "bad_blob", detail: `blob ${String(hash).slice(0, 12)} is not bytes of at most ${MAX_BLOB_BYTES}` };
+      if ((await sha256Hex(bytes)) !== hash) return { ok: false, reason: "bad_blob", detail: `blob ${String(hash).slice(0, 12)} does not match its hash` };
     }
+    // Blobs are content-addressed and invisible until a commit names them: writing one is always safe.
     await Promise.all(blobs.map(({ hash, bytes }) => this.env.DIRECTORY.put(blobKey(hash), bytes)));
-    return blobs.length;
+    return { ok: true, written: blobs.length };
   }
 
-  /** Switches the edge to the version whose manifest hashes to `root`, once every blob it names is here. */
-  async commit(root: string): Promise<DirectoryVersion> {
+  async commit(token: number, root: string): Promise<CommitResult> {
     const manifestBytes = await this.env.DIRECTORY.get(blobKey(root), "arrayBuffer");
-    if (manifestBytes === null) throw new Error(`manifest ${root.slice(0, 12)} has not been written`);
+    if (manifestBytes === null) return { ok: false, reason: "incomplete", detail: `manifest ${root.slice(0, 12)} has not been written` };
     const bytes = new Uint8Array(manifestBytes);
-    if ((await sha256Hex(bytes)) !== root) throw new Error(`manifest ${root.slice(0, 12)} is damaged`);
+    if ((await sha256Hex(bytes)) !== root) return { ok: false, reason: "incomplete", detail: `manifest ${root.slice(0, 12)} is damaged` };
     const absent = await this.missing(manifestBlobs(parseManifest(bytes)));
-    if (absent.length > 0) throw new Error(`${absent.length} blob(s) named by manifest ${root.slice(0, 12)} are missing`);
-    const committed = await leaseStub(this.env).commit(root);
-    invalidateVersion();
-    return committed;
+    if (absent.length > 0) return { ok: false, reason: "incomplete", detail: `${absent.length} blob(s) named by manifest ${root.slice(0, 12)} are missing` };
+    // The lease is checked again inside the object, atomically with the pointer switch.
+    const result = await leaseStub(this.env).commit(token, root);
+    if (result.ok) invalidateVersion();
+    return result;
+  }
+
+  async lookup(address: string): Promise<EdgeLookup> {
+    const normalised = normaliseAddress(address);
+    const { current } = await this.status();
+    const base = { edgeId: this.env.EDGE_ID, root: current?.root ?? null, version: current?.version ?? null };
+    if (normalised === null) return { ...base, domainAccepted: false, recipient: null, smtp: "553 5.1.3 Bad address syntax", accepted: false };
+    const directory = await openDirectory(this.env);
+    const result = await runPipeline({ envelope: { from: "", to: [normalised] }, raw: PROBE_MESSAGE }, { directory }, { agents: [limits, recipientFilter] });
+    return {
+      ...base,
+      root: directory.root,
+      domainAccepted: await directory.isAcceptedDomain(normalised.slice(normalised.lastIndexOf("@") + 1)),
+      recipient: await directory.lookupRecipient(normalised),
+      smtp: result.smtp,
+      accepted: result.action === "accept",
+    };
   }
 
   async #presentBlobs(): Promise<Set<string>> {

@@ -6,7 +6,8 @@ import type { Agent } from "../types.ts";
 /**
  * Accepted domains and known recipients, from the synced directory (recipients are looked up by
  * keyed hash; the edge never holds an address in clear). A domain that is not accepted is a
- * relay attempt (550 5.7.1); an unknown user at an accepted domain is 550 5.1.1.
+ * relay attempt (550 5.7.1); an unknown user at an accepted domain is 550 5.1.1; a recipient flagged
+ * "reject internet mail" is 550 5.7.1.
  *
  * Closed on failure: if the directory cannot be read the message is deferred (451), never
  * bounced — a sync problem must not turn into lost mail.
@@ -25,7 +26,12 @@ export const recipientFilter: Agent = {
       const domain = domainOf(address);
       let refusal: RejectReason | null = null;
       if (!(await directory.isAcceptedDomain(domain))) refusal = { reason: "relay_denied", domain };
-      else if (!(await directory.isRecipient(address))) refusal = { reason: "unknown_recipient" };
+      else {
+        const recipient = await directory.lookupRecipient(address);
+        if (recipient === null) refusal = { reason: "unknown_recipient" };
+        // Internal-only recipients (Exchange's "accept messages only from authenticated senders").
+        else if (recipient.rejectInternet) refusal = { reason: "recipient_restricted" };
+      }
       if (refusal === null) accepted.push(address);
       else firstRefusal ??= refusal;
     }

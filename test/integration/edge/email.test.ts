@@ -11,7 +11,7 @@ import { buildMessage, bytesOf } from "../../helpers/mail.ts";
 beforeAll(async () => {
   await migrateHub();
   const pushed = await seedEdgeDirectory();
-  expect(pushed.changed).toBe(true);
+  expect(pushed.status).toBe("committed");
 });
 
 describe("edge email()", () => {

@@ -6,6 +6,7 @@ describe("smtp replies", () => {
   const cases: [RejectReason, string][] = [
     [{ reason: "unknown_recipient" }, "550 5.1.1"],
     [{ reason: "relay_denied", domain: "elsewhere.example" }, "550 5.7.1"],
+    [{ reason: "recipient_restricted" }, "550 5.7.1"],
     [{ reason: "too_large", size: 30_000_000, max: 26_214_400 }, "552 5.3.4"],
     [{ reason: "headers_too_large", max: 1 }, "552 5.3.4"],
     [{ reason: "nesting_too_deep", max: 1 }, "554 5.6.0"],

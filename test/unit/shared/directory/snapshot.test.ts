@@ -36,11 +36,12 @@ describe("directory snapshot", () => {
     const snap = await buildSnapshot(data, key);
     const reader = await SnapshotReader.open(snap.root, key, mapBlobSource(snap.blobs));
     expect(reader.recipientCount).toBe(3);
-    expect(await reader.isRecipient("alice@example.com")).toBe(true);
-    expect(await reader.isRecipient("alice+lists@example.com")).toBe(true);
-    expect(await reader.isRecipient("carol@example.org")).toBe(true);
-    expect(await reader.isRecipient("mallory@example.com")).toBe(false);
-    expect(await reader.isRecipient("alice@example.org")).toBe(false);
+    const plain = { rejectInternet: false, sclOverride: null };
+    expect(await reader.lookupRecipient("alice@example.com")).toEqual(plain);
+    expect(await reader.lookupRecipient("alice+lists@example.com")).toEqual(plain);
+    expect(await reader.lookupRecipient("carol@example.org")).toEqual(plain);
+    expect(await reader.lookupRecipient("mallory@example.com")).toBeNull();
+    expect(await reader.lookupRecipient("alice@example.org")).toBeNull();
     expect(await reader.isAcceptedDomain("example.com")).toBe(true);
     expect(await reader.isAcceptedDomain("example.net")).toBe(false);
   });
@@ -58,7 +59,7 @@ describe("directory snapshot", () => {
     const damaged = new Map(snap.blobs);
     damaged.set(shard, new Uint8Array([1, 2, 3]));
     const reader = await SnapshotReader.open(snap.root, key, mapBlobSource(damaged));
-    await expect(reader.isRecipient("alice@example.com")).rejects.toThrow(/damaged/);
+    await expect(reader.lookupRecipient("alice@example.com")).rejects.toThrow(/damaged/);
     const missing = new Map(snap.blobs);
     missing.delete(snap.root);
     await expect(SnapshotReader.open(snap.root, key, mapBlobSource(missing))).rejects.toThrow(/missing/);
@@ -68,6 +69,32 @@ describe("directory snapshot", () => {
     const snap = await buildSnapshot(data, await DirectoryKey.import(SECRET));
     for (const hash of manifestBlobs(snap.manifest)) expect(snap.blobs.has(hash)).toBe(true);
     expect(snap.blobs.has(snap.root)).toBe(true);
+  });
+
+  it("carries aliases, per-recipient flags and policies", async () => {
+    const key = await DirectoryKey.import(SECRET);
+    const snap = await buildSnapshot(
+      {
+        domains: ["example.com"],
+        recipients: [{ address: "dave@example.com", aliases: ["d.smith@example.com"], rejectInternet: true, sclOverride: 3 }, "erin@example.com"],
+        policies: { thresholds: { reject: 7, quarantine: 5 } },
+      },
+      key,
+    );
+    const reader = await SnapshotReader.open(snap.root, key, mapBlobSource(snap.blobs));
+    expect(reader.recipientCount).toBe(3);
+    expect(await reader.lookupRecipient("d.smith@example.com")).toEqual({ rejectInternet: true, sclOverride: 3 });
+    expect(await reader.lookupRecipient("dave@example.com")).toEqual({ rejectInternet: true, sclOverride: 3 });
+    expect(await reader.lookupRecipient("erin@example.com")).toEqual({ rejectInternet: false, sclOverride: null });
+    expect(await reader.policy("thresholds")).toEqual({ quarantine: 5, reject: 7 });
+    expect(await reader.policy("absent")).toBeNull();
+  });
+
+  it("gives policies with the same content the same blob, whatever their key order", async () => {
+    const key = await DirectoryKey.import(SECRET);
+    const a = await buildSnapshot({ domains: [], recipients: [], policies: { p: { a: 1, b: { c: 2, d: 3 } } } }, key);
+    const b = await buildSnapshot({ domains: [], recipients: [], policies: { p: { b: { d: 3, c: 2 }, a: 1 } } }, key);
+    expect(b.root).toBe(a.root);
   });
 
   it("refuses a short key", async () => {

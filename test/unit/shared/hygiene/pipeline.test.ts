@@ -6,7 +6,10 @@ import { limits } from "../../../../shared/hygiene/agents/limits.ts";
 import { MAX_HEADERS_BYTES, MAX_MIME_NESTING_DEPTH } from "../../../../shared/limits.ts";
 import { bytesOf, buildMessage } from "../../../helpers/mail.ts";
 
-const directory = await memoryDirectory({ domains: ["example.com"], recipients: ["alice@example.com", "bob@example.com"] });
+const directory = await memoryDirectory({
+  domains: ["example.com"],
+  recipients: ["alice@example.com", "bob@example.com", { address: "internal@example.com", rejectInternet: true }],
+});
 const envelope = (to: string[]) => ({ from: "sender@example.net", to });
 
 describe("hygiene pipeline", () => {
@@ -28,6 +31,13 @@ describe("hygiene pipeline", () => {
     expect(result.action).toBe("reject");
     expect(result.smtp).toMatch(/^550 5\.1\.1 /);
     expect(result.agents.map((a) => a.agent)).not.toContain("parse");
+  });
+
+  it("refuses mail from the internet for a recipient flagged internal-only with 550 5.7.1", async () => {
+    const result = await runPipeline({ envelope: envelope(["internal@example.com"]), raw: bytesOf(buildMessage()) }, { directory });
+    expect(result.action).toBe("reject");
+    expect(result.reason).toEqual({ reason: "recipient_restricted" });
+    expect(result.smtp).toMatch(/^550 5\.7\.1 /);
   });
 
   it("refuses to relay for a domain it does not accept with 550 5.7.1", async () => {
@@ -133,7 +143,12 @@ describe("hygiene pipeline", () => {
     });
 
     it("defers when the directory cannot be read (closed recipient filter)", async () => {
-      const broken = { root: "x", isAcceptedDomain: async () => true, isRecipient: async () => Promise.reject(new Error("KV unavailable")) };
+      const broken = {
+        root: "x",
+        isAcceptedDomain: async () => true,
+        lookupRecipient: async () => Promise.reject(new Error("KV unavailable")),
+        policy: async () => null,
+      };
       const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(buildMessage()) }, { directory: broken });
       expect(result.action).toBe("tempfail");
       expect(result.reason).toMatchObject({ reason: "agent_failed", agent: "recipient-filter" });

@@ -1,0 +1,102 @@
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { EdgeDirectoryApi } from "../../../shared/directory/publish-api.ts";
+import { seedDirectory } from "./directory-seed.ts";
+
+const TOKEN = env.ADMIN_TOKEN;
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${TOKEN}`);
+  if (init.body !== undefined) headers.set("content-type", "application/json");
+  const res = await exports.default.fetch(new Request(`http://hub${path}`, { ...init, headers }));
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+interface SyncReport {
+  root: string;
+  snapshot: { kind: string; recipients: number; overlayEntries: number };
+  edges: { id: string; status: string; blobsWritten?: number; version?: number; root?: string; error?: string }[];
+}
+
+interface EdgesView {
+  root: string;
+  items: {
+    id: string;
+    root: string | null;
+    version: number | null;
+    converged: boolean;
+    lastSuccessAt: string | null;
+    lastError: string | null;
+    leaseHolder: string | null;
+    reachable: boolean;
+  }[];
+}
+
+const sync = () => api<SyncReport>("/api/v1/sync", { method: "POST" });
+
+describe("EdgeSync from the hub", () => {
+  it("syncs two edges to the same root hash, then writes O(1) blobs for one change", async () => {
+    await seedDirectory(["example.com"], ["alice@example.com", "bob@example.com"]);
+    expect((await api("/api/v1/edges/edge-a", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "EDGE" }) })).status).toBe(201);
+    expect((await api("/api/v1/edges/edge-b", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "EDGE_2" }) })).status).toBe(201);
+
+    const first = await sync();
+    expect(first.status).toBe(200);
+    expect(first.body.snapshot).toMatchObject({ kind: "full", recipients: 2 });
+    expect(first.body.edges.map((e) => [e.id, e.status])).toEqual([
+      ["edge-a", "committed"],
+      ["edge-b", "committed"],
+    ]);
+    // domains blob, one shard, manifest
+    expect(first.body.edges.every((e) => e.blobsWritten === 3)).toBe(true);
+
+    const view = await api<EdgesView>("/api/v1/edges");
+    expect(view.body.items.map((e) => e.converged)).toEqual([true, true]);
+    expect(new Set(view.body.items.map((e) => e.root))).toEqual(new Set([first.body.root]));
+    expect(view.body.items.every((e) => e.lastSuccessAt !== null && e.lastError === null)).toBe(true);
+
+    const again = await sync();
+    expect(again.body.edges.map((e) => e.status)).toEqual(["unchanged", "unchanged"]);
+
+    await seedDirectory([], ["carol@example.com"]);
+    const delta = await sync();
+    expect(delta.body.snapshot).toMatchObject({ kind: "overlay", recipients: 3, overlayEntries: 1 });
+    // Only the new manifest (which carries the overlay): the shards and domains are unchanged.
+    expect(delta.body.edges.map((e) => e.blobsWritten)).toEqual([1, 1]);
+
+    const carol = await api<{ accepted: boolean; smtp: string; root: string }>("/api/v1/edges/edge-b/recipients/carol@example.com");
+    expect(carol.body).toMatchObject({ accepted: true, smtp: "250 2.0.0 OK", root: delta.body.root });
+    const nobody = await api<{ accepted: boolean; smtp: string }>("/api/v1/edges/edge-a/recipients/nobody@example.com");
+    expect(nobody.body).toMatchObject({ accepted: false, smtp: expect.stringMatching(/^550 5\.1\.1 /) });
+    const foreign = await api<{ accepted: boolean; smtp: string; domainAccepted: boolean }>("/api/v1/edges/edge-a/recipients/x@elsewhere.example");
+    expect(foreign.body).toMatchObject({ accepted: false, domainAccepted: false, smtp: expect.stringMatching(/^550 5\.7\.1 /) });
+  });
+
+  it("records a busy lease as 'retry next tick' and leaves the edge to its holder", async () => {
+    await seedDirectory(["example.org"], ["dora@example.org"]);
+    await api("/api/v1/edges/edge-a", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "EDGE" }) });
+    const edge = env.EDGE as unknown as EdgeDirectoryApi;
+    const held = await edge.acquire("other-hub", 60_000);
+    expect(held.ok).toBe(true);
+    const report = await sync();
+    const a = report.body.edges.find((e) => e.id === "edge-a");
+    expect(a).toMatchObject({ status: "busy", holder: "other-hub" });
+    const view = await api<EdgesView>("/api/v1/edges");
+    expect(view.body.items.find((e) => e.id === "edge-a")).toMatchObject({
+      leaseHolder: "other-hub",
+      lastError: expect.stringMatching(/busy: lease held by other-hub, retry next tick/),
+    });
+    if (held.ok) await edge.release(held.token);
+    const after = await sync();
+    expect(after.body.edges.find((e) => e.id === "edge-a")?.status).toMatch(/committed|unchanged/);
+  });
+
+  it("answers edge registration mistakes with a JSON error", async () => {
+    expect((await api("/api/v1/edges/Bad%20Id", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "EDGE" }) })).status).toBe(400);
+    expect((await api("/api/v1/edges/edge-x", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "NOPE" }) })).status).toBe(400);
+    expect((await api("/api/v1/edges/edge-x", { method: "PUT", body: "{" })).status).toBe(400);
+    expect((await api("/api/v1/edges/edge-x/recipients/a@b.example")).status).toBe(404);
+    expect((await api("/api/v1/edges/edge-x", { method: "DELETE" })).status).toBe(404);
+  });
+});

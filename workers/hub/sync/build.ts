@@ -1,0 +1,164 @@
+import { normaliseAddress } from "../../../shared/directory/address.ts";
+import { type Entry } from "../../../shared/directory/entry.ts";
+import { DirectoryKey } from "../../../shared/directory/hash.ts";
+import { type Manifest, manifestBlobs, parseManifest } from "../../../shared/directory/manifest.ts";
+import { OVERLAY_MAX_ENTRIES, type OverlayChange } from "../../../shared/directory/overlay.ts";
+import type { BlobSource } from "../../../shared/directory/reader.ts";
+import { encodeSortedShard, shardBitsFor, shardIndex } from "../../../shared/directory/shard.ts";
+import { BlobSet, domainsBlob, finishSnapshot, policyBlob } from "../../../shared/directory/snapshot.ts";
+import { toHex } from "../../../shared/directory/hash.ts";
+import {
+  changedHashesSince,
+  countAddresses,
+  entriesByHash,
+  entriesForHashes,
+  insertAddressRows,
+  latestChangeSeq,
+  listDomainNames,
+  listPolicies,
+  recipientsWithoutAddresses,
+} from "../db/directory.ts";
+import { latestSnapshot, recordSnapshot, type SnapshotRow } from "../db/snapshots.ts";
+
+/** R2 key of a snapshot blob in the hub's own store. */
+export const hubBlobKey = (hash: string): string => `snapshots/blob/${hash}`;
+
+/** Recipients hashed per pass when back-filling address rows. */
+const BACKFILL_BATCH = 1000;
+
+export interface CurrentSnapshot extends SnapshotRow {
+  manifest: Manifest;
+  /** Every blob the version needs, manifest included. */
+  blobHashes: string[];
+  /** True when this call built it. */
+  built: boolean;
+  kind: "full" | "overlay" | "existing";
+}
+
+let keyCache: { secret: string; key: Promise<DirectoryKey> } | undefined;
+
+/** The directory key, imported once per isolate. */
+export function directoryKey(env: Env): Promise<DirectoryKey> {
+  if (keyCache === undefined || keyCache.secret !== env.DIRECTORY_KEY) keyCache = { secret: env.DIRECTORY_KEY, key: DirectoryKey.import(env.DIRECTORY_KEY) };
+  return keyCache.key;
+}
+
+/** The hub's blob store (R2) as a {@link BlobSource}. */
+export function hubBlobs(env: Env): BlobSource {
+  return {
+    async get(hash) {
+      const object = await env.MAILBOX.get(hubBlobKey(hash));
+      return object === null ? null : new Uint8Array(await object.arrayBuffer());
+    },
+  };
+}
+
+/**
+ * The snapshot of the directory as it is now, building one if D1 changed since the last build.
+ * A small change set becomes an overlay on the last base (one new blob: the manifest); past
+ * OVERLAY_MAX_ENTRIES changes, or with no base yet, the base shards are rebuilt from D1, streamed
+ * in hash order so memory holds one shard at a time.
+ */
+export async function currentSnapshot(env: Env): Promise<CurrentSnapshot> {
+  await backfillAddresses(env);
+  const seq = await latestChangeSeq(env.DB);
+  const latest = await latestSnapshot(env.DB);
+  if (latest !== null && latest.throughSeq >= seq) {
+    const manifest = await readManifest(env, latest.root);
+    if (manifest !== null) return { ...latest, manifest, blobHashes: [latest.root, ...manifestBlobs(manifest)], built: false, kind: "existing" };
+  }
+
+  const key = await directoryKey(env);
+  const set = new BlobSet();
+  const domains = await set.put(domainsBlob(await listDomainNames(env.DB)));
+  const policies: Record<string, string> = {};
+  for (const [name, body] of Object.entries(await listPolicies(env.DB))) policies[name] = await set.put(policyBlob(body));
+  const count = await countAddresses(env.DB);
+
+  let kind: "full" | "overlay" = "full";
+  let baseSeq = seq;
+  let shardBits = shardBitsFor(count);
+  let shards: string[] | null = null;
+  let overlay: OverlayChange[] = [];
+
+  const base = latest === null ? null : await readManifest(env, latest.root);
+  if (latest !== null && base !== null && base.keyId === key.id) {
+    const changed = await changedHashesSince(env.DB, latest.baseSeq, OVERLAY_MAX_ENTRIES + 1);
+    if (changed.length <= OVERLAY_MAX_ENTRIES) {
+      const current = new Map((await entriesForHashes(env.DB, changed)).map((e) => [toHex(e.hash), e]));
+      overlay = changed.map((hash) => ({ hash, entry: current.get(toHex(hash)) ?? null }));
+      shards = base.recipients.shards;
+      shardBits = base.recipients.shardBits;
+      baseSeq = latest.baseSeq;
+      kind = "overlay";
+    }
+  }
+  if (shards === null) shards = await buildShards(env, set, shardBits);
+
+  const snapshot = await finishSnapshot(set, { keyId: key.id, count, shardBits, shards, overlay, domains, policies });
+  // Blobs first, then the row that names them: a snapshot row never points at missing blobs.
+  await Promise.all([...snapshot.blobs].map(([hash, bytes]) => env.MAILBOX.put(hubBlobKey(hash), bytes, { sha256: hash })));
+  const row = { root: snapshot.root, baseSeq, throughSeq: seq, recipients: count, overlayEntries: overlay.length };
+  await recordSnapshot(env.DB, row);
+  return {
+    ...row,
+    createdAt: new Date().toISOString(),
+    manifest: snapshot.manifest,
+    blobHashes: [snapshot.root, ...manifestBlobs(snapshot.manifest)],
+    built: true,
+    kind,
+  };
+}
+
+/** Writes 2^bits shards from D1's address entries (ascending by hash); returns their hashes. */
+async function buildShards(env: Env, set: BlobSet, bits: number): Promise<string[]> {
+  const shards: string[] = [];
+  let index = 0;
+  let pending: Entry[] = [];
+  const closeThrough = async (upTo: number): Promise<void> => {
+    while (index < upTo) {
+      const bytes = encodeSortedShard(pending);
+      const hash = await set.put(bytes);
+      // Shards are written as they are finished, so the build never holds more than one in memory.
+      await env.MAILBOX.put(hubBlobKey(hash), bytes, { sha256: hash });
+      set.blobs.delete(hash);
+      shards.push(hash);
+      pending = [];
+      index++;
+    }
+  };
+  for await (const page of entriesByHash(env.DB)) {
+    for (const entry of page) {
+      const at = shardIndex(entry.hash, bits);
+      if (at !== index) await closeThrough(at);
+      pending.push(entry);
+    }
+  }
+  await closeThrough(2 ** bits);
+  return shards;
+}
+
+async function readManifest(env: Env, root: string): Promise<Manifest | null> {
+  const bytes = await hubBlobs(env).get(root);
+  return bytes === null ? null : parseManifest(bytes);
+}
+
+/**
+ * Gives every recipient row a hashed primary-address row. Rows written through the admin API
+ * already have one; this covers directories created before addresses were hashed at write time.
+ */
+async function backfillAddresses(env: Env): Promise<void> {
+  for (;;) {
+    const missing = await recipientsWithoutAddresses(env.DB, BACKFILL_BATCH);
+    if (missing.length === 0) return;
+    const key = await directoryKey(env);
+    const rows = await Promise.all(
+      missing.map(async (r) => {
+        const address = normaliseAddress(r.address) ?? r.address;
+        return { address, recipient: r.address, domain: r.domain, hash: await key.hashAddress(address) };
+      }),
+    );
+    await insertAddressRows(env.DB, rows);
+    if (missing.length < BACKFILL_BATCH) return;
+  }
+}
