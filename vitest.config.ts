@@ -11,6 +11,7 @@ const migrations = await readD1Migrations(path.join(root, "workers/hub/migration
 const TEST_SECRETS = {
   ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
   DIRECTORY_KEY: "test-directory-key-0123456789abcdef",
+  SYNC_SIGNING_KEY: "test-sync-signing-key-0123456789abcdef",
 };
 
 /** Where the shared mail corpora live (the folder beside the checkout, unless told otherwise). */
@@ -57,7 +58,7 @@ const edgeAuxiliary = (name: string, edgeId: string) => ({
   compatibilityDate: "2026-11-01",
   kvNamespaces: { DIRECTORY: `${name}-directory` },
   durableObjects: { DIRECTORY_LEASE: { className: "DirectoryLease", useSQLite: true } },
-  bindings: { EDGE_ID: edgeId, DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY },
+  bindings: { EDGE_ID: edgeId, DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY, SYNC_SIGNING_KEY: TEST_SECRETS.SYNC_SIGNING_KEY },
 });
 
 export default defineConfig({
@@ -71,7 +72,12 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY, TEST_ADMIN_TOKEN: TEST_SECRETS.ADMIN_TOKEN, TEST_MIGRATIONS: migrations },
+              bindings: {
+                DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY,
+                SYNC_SIGNING_KEY: TEST_SECRETS.SYNC_SIGNING_KEY,
+                TEST_ADMIN_TOKEN: TEST_SECRETS.ADMIN_TOKEN,
+                TEST_MIGRATIONS: migrations,
+              },
               // Test-only views of the hub: its database (to apply migrations) and its HTTP API.
               d1Databases: { HUB_DB: "hub-db" },
               serviceBindings: { HUB_API: "portcullis-hub", CORPUS: corpusService },
@@ -92,7 +98,13 @@ export default defineConfig({
             miniflare: {
               bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations },
               serviceBindings: { EDGE_2: { name: "portcullis-edge-2", entrypoint: "EdgeDirectory" } },
-              workers: [edgeAuxiliary("portcullis-edge", "edge-test"), edgeAuxiliary("portcullis-edge-2", "edge-test-2")],
+              // The hub's outbound fetches (EdgeSync over signed HTTPS) reach a third edge.
+              outboundService: "portcullis-edge-3",
+              workers: [
+                edgeAuxiliary("portcullis-edge", "edge-test"),
+                edgeAuxiliary("portcullis-edge-2", "edge-test-2"),
+                edgeAuxiliary("portcullis-edge-3", "edge-test-3"),
+              ],
             },
           }),
         ],

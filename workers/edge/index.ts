@@ -8,9 +8,12 @@ import type { RejectReason } from "../../shared/verdict.ts";
 import { handOff } from "./deliver.ts";
 import { openDirectory } from "./directory.ts";
 import { TooLargeError, readRaw } from "./raw.ts";
+import { EdgeDirectory } from "./publish.ts";
+import { handleSignedDirectory } from "./publish-http.ts";
+import { EDGE_DIRECTORY_PATH } from "../../shared/directory/publish-http.ts";
 
 export { DirectoryLease } from "./lease.do.ts";
-export { EdgeDirectory } from "./publish.ts";
+export { EdgeDirectory };
 
 /**
  * Thrown to answer the sending server with a temporary failure (4xx): Email Routing turns an
@@ -117,9 +120,10 @@ export default {
     await handleEmail(message, env);
   },
 
-  async fetch(request) {
+  async fetch(request, env, ctx) {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") return Response.json({ status: "ok", service: "portcullis-edge" });
+    if (url.pathname === EDGE_DIRECTORY_PATH) return handleSignedDirectory(request, env, new EdgeDirectory(ctx, env));
     return Response.json({ error: { code: "not_found", message: "No such route on the edge. Mail arrives through Email Routing." } }, { status: 404 });
   },
 } satisfies ExportedHandler<Env>;

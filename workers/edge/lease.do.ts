@@ -33,6 +33,8 @@ export class DirectoryLease extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS lease (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at INTEGER NOT NULL)`,
     );
     // last_ended: how the last token's lease ended ('released' or 'expired'), for precise refusals.
+    // Nonces of signed EdgeSync requests seen within the signature window (replay protection).
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)`);
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS fencing (id INTEGER PRIMARY KEY CHECK (id = 1), last_token INTEGER NOT NULL, last_ended TEXT)`);
   }
 
@@ -113,6 +115,15 @@ export class DirectoryLease extends DurableObject<Env> {
     const row = this.#lease();
     if (row === null || row.token !== token) return false;
     this.#end("released");
+    return true;
+  }
+
+  /** Records a signed request's nonce; false when it was already seen (a replay). */
+  rememberNonce(nonce: string, keepUntil: number): boolean {
+    this.#sql.exec("DELETE FROM nonces WHERE expires_at < ?", Date.now());
+    const seen = this.#sql.exec("SELECT 1 FROM nonces WHERE nonce = ?", nonce).toArray().length > 0;
+    if (seen) return false;
+    this.#sql.exec("INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)", nonce, keepUntil);
     return true;
   }
 

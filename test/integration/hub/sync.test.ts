@@ -92,7 +92,28 @@ describe("EdgeSync from the hub", () => {
     expect(after.body.edges.find((e) => e.id === "edge-a")?.status).toMatch(/committed|unchanged/);
   });
 
+  it("syncs an edge over signed HTTPS", async () => {
+    await seedDirectory(["example.net"], ["hank@example.net"]);
+    expect(
+      (await api("/api/v1/edges/edge-https", { method: "PUT", body: JSON.stringify({ transport: "https", url: "https://edge3.example.com/ignored/path" }) }))
+        .status,
+    ).toBe(201);
+    const report = await sync();
+    expect(report.body.edges.find((e) => e.id === "edge-https")).toMatchObject({ status: "committed", root: report.body.root });
+    const hank = await api<{ accepted: boolean; edgeId: string }>("/api/v1/edges/edge-https/recipients/hank@example.net");
+    expect(hank.body).toMatchObject({ accepted: true, edgeId: "edge-test-3" });
+    const view = await api<EdgesView>("/api/v1/edges");
+    expect(view.body.items.find((e) => e.id === "edge-https")).toMatchObject({ converged: true, reachable: true });
+  });
+
   it("answers edge registration mistakes with a JSON error", async () => {
+    expect((await api("/api/v1/edges/edge-x", { method: "PUT", body: JSON.stringify({ transport: "https", url: "http://edge.example.com" }) })).status).toBe(
+      400,
+    );
+    expect(
+      (await api("/api/v1/edges/edge-x", { method: "PUT", body: JSON.stringify({ transport: "https", url: "https://user:pw@edge.example.com" }) })).status,
+    ).toBe(400);
+    expect((await api("/api/v1/edges/edge-x", { method: "PUT", body: JSON.stringify({ transport: "carrier-pigeon" }) })).status).toBe(400);
     expect((await api("/api/v1/edges/Bad%20Id", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "EDGE" }) })).status).toBe(400);
     expect((await api("/api/v1/edges/edge-x", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "NOPE" }) })).status).toBe(400);
     expect((await api("/api/v1/edges/edge-x", { method: "PUT", body: "{" })).status).toBe(400);

@@ -4,7 +4,7 @@ import { withTimeout } from "../../../shared/timeout.ts";
 import type { HubEnv } from "../app.ts";
 import { deleteEdge, type EdgeRecord, getEdge, listEdges, putEdge } from "../db/edges.ts";
 import { currentSnapshot } from "../sync/build.ts";
-import { edgeBindingNames, edgeClient } from "../sync/edge-client.ts";
+import { edgeBindingNames, edgeClient, edgeUrlProblem } from "../sync/edge-client.ts";
 import { requestSync } from "../sync/trigger.ts";
 import { ApiError } from "./errors.ts";
 
@@ -61,7 +61,11 @@ edges.get("/", async (c) => {
   return c.json({ hubId: c.env.HUB_ID, root: snapshot.root, recipients: snapshot.recipients, items });
 });
 
-/** PUT /api/v1/edges/{id} — register an edge: {"transport":"binding","binding":"EDGE"}. */
+/**
+ * PUT /api/v1/edges/{id} — register an edge, or change how it is reached:
+ * `{"transport":"binding","binding":"EDGE"}` (a service binding of this hub) or
+ * `{"transport":"https","url":"https://edge.example.com"}` (signed with SYNC_SIGNING_KEY).
+ */
 edges.put("/:id", async (c) => {
   const id = edgeId(c.req.param("id"));
   let body: { transport?: unknown; binding?: unknown; url?: unknown };
@@ -70,21 +74,20 @@ edges.put("/:id", async (c) => {
   } catch {
     throw new ApiError(400, "bad_request", "body must be JSON");
   }
-  if (body.transport !== "binding") {
-    throw new ApiError(
-      400,
-      "bad_request",
-      `transport must be "binding" (a service binding named EDGE or EDGE_*: ${edgeBindingNames(c.env).join(", ") || "none configured"})`,
-    );
+  const bindings = edgeBindingNames(c.env);
+  let created: boolean;
+  if (body.transport === "binding") {
+    if (typeof body.binding !== "string" || !bindings.includes(body.binding)) {
+      throw new ApiError(400, "bad_request", `binding must name one of this hub's edge service bindings: ${bindings.join(", ") || "none configured"}`);
+    }
+    created = await putEdge(c.env.DB, { id, transport: "binding", binding: body.binding, url: null });
+  } else if (body.transport === "https") {
+    const problem = typeof body.url === "string" ? edgeUrlProblem(body.url) : "url is required";
+    if (problem !== null) throw new ApiError(400, "bad_request", problem);
+    created = await putEdge(c.env.DB, { id, transport: "https", binding: null, url: new URL(body.url as string).origin });
+  } else {
+    throw new ApiError(400, "bad_request", 'transport must be "binding" or "https"');
   }
-  if (typeof body.binding !== "string" || !edgeBindingNames(c.env).includes(body.binding)) {
-    throw new ApiError(
-      400,
-      "bad_request",
-      `binding must name one of this hub's edge service bindings: ${edgeBindingNames(c.env).join(", ") || "none configured"}`,
-    );
-  }
-  const created = await putEdge(c.env.DB, { id, transport: "binding", binding: body.binding, url: null });
   requestSync(c.env, c.executionCtx);
   return c.json(await getEdge(c.env.DB, id), created ? 201 : 200);
 });

@@ -1,3 +1,4 @@
+import { httpEdgeDirectory } from "../../../shared/directory/publish-http.ts";
 import type { EdgeDirectoryApi } from "../../../shared/directory/publish-api.ts";
 import type { EdgeRecord } from "../db/edges.ts";
 
@@ -12,8 +13,26 @@ export function edgeBindingNames(env: Env): string[] {
 }
 
 /**
+ * A URL this hub may sync an edge through: HTTPS, or plain HTTP to this machine (local stacks).
+ * Returns the reason it is not, or null.
+ */
+export function edgeUrlProblem(raw: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "url must be an absolute URL";
+  }
+  const local = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && local)) return "url must use https (http only for localhost)";
+  if (url.username !== "" || url.password !== "") return "url must not carry credentials";
+  return null;
+}
+
+/**
  * How the hub talks to one registered edge. `binding`: a service binding (RPC) named in the hub's
- * wrangler config, which must be called EDGE or EDGE_<SOMETHING>.
+ * wrangler config, which must be called EDGE or EDGE_<SOMETHING>. `https`: signed requests to the
+ * edge's URL, with the SYNC_SIGNING_KEY both share.
  */
 export function edgeClient(env: Env, edge: EdgeRecord): EdgeDirectoryApi {
   if (edge.transport === "binding") {
@@ -22,5 +41,7 @@ export function edgeClient(env: Env, edge: EdgeRecord): EdgeDirectoryApi {
     // Service bindings speak the shared contract (typed here, since each worker's Env is generated alone).
     return (env as unknown as Record<string, unknown>)[name] as EdgeDirectoryApi;
   }
-  throw new EdgeUnreachableError(`edge ${edge.id}: transport ${edge.transport} is not available on this hub`);
+  const problem = edgeUrlProblem(edge.url ?? "");
+  if (problem !== null) throw new EdgeUnreachableError(`edge ${edge.id}: ${problem}`);
+  return httpEdgeDirectory(edge.url!, env.SYNC_SIGNING_KEY);
 }
