@@ -20,15 +20,17 @@ function writeDevVars(file: string, vars: Map<string, string>, header: string): 
 export const randomSecret = (): string => randomBytes(32).toString("hex");
 
 /**
- * Makes sure the local secrets exist: the hub's admin token and directory key in
- * workers/hub/.dev.vars (generated at random on first start) and the same directory key in the
- * edge's .dev.vars. Returns the hub's values.
+ * Makes sure the local secrets exist: the hub's admin token, directory key and EdgeSync signing
+ * key in workers/hub/.dev.vars (generated at random on first start), and the same directory and
+ * signing keys in the edge's .dev.vars. Returns the hub's values.
  */
 export function ensureLocalSecrets(hubFile: string, edgeFile: string): { adminToken: string; directoryKey: string; created: string[] } {
+  // Secrets the edge must share with the hub: recipient hashing and signed EdgeSync.
+  const shared = ["DIRECTORY_KEY", "SYNC_SIGNING_KEY"];
   const created: string[] = [];
   const hub = readDevVars(hubFile);
   let hubChanged = false;
-  for (const name of ["ADMIN_TOKEN", "DIRECTORY_KEY"]) {
+  for (const name of ["ADMIN_TOKEN", ...shared]) {
     if (!hub.get(name)) {
       hub.set(name, randomSecret());
       created.push(`${name} (hub)`);
@@ -37,11 +39,12 @@ export function ensureLocalSecrets(hubFile: string, edgeFile: string): { adminTo
   }
   if (hubChanged) writeDevVars(hubFile, hub, "Local secrets for the hub worker (npm start). Not used in production: use `wrangler secret put`.");
   const edge = readDevVars(edgeFile);
-  if (edge.get("DIRECTORY_KEY") !== hub.get("DIRECTORY_KEY")) {
+  const stale = shared.filter((name) => edge.get(name) !== hub.get(name));
+  if (stale.length > 0) {
     // The edge must hash recipients with the hub's key, or every recipient would look unknown.
-    edge.set("DIRECTORY_KEY", hub.get("DIRECTORY_KEY")!);
-    writeDevVars(edgeFile, edge, "Local secrets for the edge worker (npm start). DIRECTORY_KEY must equal the hub's.");
-    created.push("DIRECTORY_KEY (edge)");
+    for (const name of stale) edge.set(name, hub.get(name)!);
+    writeDevVars(edgeFile, edge, "Local secrets for the edge worker (npm start). They must equal the hub's.");
+    created.push(...stale.map((name) => `${name} (edge)`));
   }
   return { adminToken: hub.get("ADMIN_TOKEN")!, directoryKey: hub.get("DIRECTORY_KEY")!, created };
 }

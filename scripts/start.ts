@@ -2,9 +2,10 @@
  * `npm start`: the whole Portcullis stack on this machine.
  *
  *   1. local secrets (workers/hub/.dev.vars, .dev.vars), generated on first start
- *   2. the hub's D1 migrations and the demo directory (example.com: alice@, bob@)
+ *   2. the hub's D1 migrations
  *   3. hub and edge under `wrangler dev`, state persisted under --state
- *   4. the directory published from the hub to the edge
+ *   4. through the hub's admin API: the local edge registered, the demo directory seeded
+ *      (example.com: alice@, bob@), and an EdgeSync round run
  *   5. URLs, the admin token and a ready-to-paste test command
  *
  * Options (or environment): --edge-port (PORTCULLIS_EDGE_PORT, 8787), --hub-port
@@ -26,6 +27,11 @@ const wrangler = path.join(bin, "wrangler");
 const STARTUP_TIMEOUT_MS = 120_000;
 /** How long children get to exit after Ctrl-C before they are killed. */
 const SHUTDOWN_GRACE_MS = 5_000;
+/** The id the local edge is registered under at the hub (the edge's own EDGE_ID). */
+const LOCAL_EDGE_ID = "edge-local";
+/** The demo directory. */
+const DEMO_DOMAIN = "example.com";
+const DEMO_RECIPIENTS = ["alice@example.com", "bob@example.com"];
 
 const { values: args } = parseArgs({
   options: {
@@ -140,19 +146,39 @@ async function waitFor(url: string, what: string, deadline: number): Promise<voi
   }
 }
 
-/** Publishes the hub's directory to the edge, retrying while the edge's binding connects. */
-async function publish(token: string, deadline: number): Promise<{ root: string; version: number; recipients: number }> {
-  let last: string;
+/** Calls the hub's admin API; throws with the API's own error message. */
+async function admin<T>(token: string, method: string, apiPath: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${hubUrl}/api/v1${apiPath}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} /api/v1${apiPath}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  return (text === "" ? null : JSON.parse(text)) as T;
+}
+
+interface SyncReport {
+  root: string;
+  snapshot: { recipients: number };
+  edges: { id: string; status: string; version?: number; error?: string }[];
+}
+
+/** Runs EdgeSync rounds until the local edge holds the hub's current root (its binding may take a moment to connect). */
+async function syncLocalEdge(token: string, deadline: number): Promise<{ root: string; version: number; recipients: number }> {
+  let last = "";
   for (;;) {
     try {
-      const res = await fetch(`${hubUrl}/api/v1/sync`, { method: "POST", headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
-      const body = (await res.json()) as { root: string; version: number; recipients: number; error?: { message: string } };
-      if (res.ok) return body;
-      last = body.error?.message ?? `HTTP ${res.status}`;
+      const report = await admin<SyncReport>(token, "POST", "/sync");
+      const edge = report.edges.find((e) => e.id === LOCAL_EDGE_ID);
+      if (edge !== undefined && (edge.status === "committed" || edge.status === "unchanged"))
+        return { root: report.root, version: edge.version ?? 0, recipients: report.snapshot.recipients };
+      last = edge === undefined ? "the local edge is not registered" : `${edge.status}: ${edge.error ?? ""}`;
     } catch (err) {
-      last = String(err);
+      last = err instanceof Error ? err.message : String(err);
     }
-    if (Date.now() > deadline) fail(`publishing the directory to the edge failed: ${last}`);
+    if (Date.now() > deadline) fail(`syncing the directory to the edge failed: ${last}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -199,10 +225,6 @@ async function main(): Promise<void> {
 
   step("applying the hub's D1 migrations");
   run(["d1", "migrations", "apply", "DB", "--local", "-c", "workers/hub/wrangler.toml", "--persist-to", state], "applying migrations");
-  if (!args["no-seed"]) {
-    step("seeding the demo directory (example.com: alice@, bob@)");
-    run(["d1", "execute", "DB", "--local", "-c", "workers/hub/wrangler.toml", "--persist-to", state, "--file", "workers/hub/seed/demo.sql"], "seeding");
-  }
 
   step(`starting the hub on ${hubUrl} and the edge on ${edgeUrl}`);
   const log: string[] = [];
@@ -212,8 +234,20 @@ async function main(): Promise<void> {
   await waitFor(`${hubUrl}/api/v1/health`, "the hub", deadline);
   await waitFor(`${edgeUrl}/healthz`, "the edge", deadline);
 
-  step("publishing the directory from the hub to the edge");
-  const published = await publish(secrets.adminToken, deadline);
+  step(`registering the local edge at the hub (${LOCAL_EDGE_ID}, service binding EDGE)`);
+  await admin(secrets.adminToken, "PUT", `/edges/${LOCAL_EDGE_ID}`, { transport: "binding", binding: "EDGE" });
+  if (!args["no-seed"]) {
+    step(`seeding the demo directory through the admin API (${DEMO_DOMAIN}: ${DEMO_RECIPIENTS.join(", ")})`);
+    await admin(secrets.adminToken, "PUT", `/domains/${DEMO_DOMAIN}`);
+    await admin(
+      secrets.adminToken,
+      "POST",
+      "/recipients",
+      DEMO_RECIPIENTS.map((address) => ({ address })),
+    );
+  }
+  step("syncing the directory from the hub to the edge");
+  const published = await syncLocalEdge(secrets.adminToken, deadline);
   ready = true;
 
   const token = secrets.adminToken;
@@ -224,7 +258,7 @@ Portcullis is running.
   Hub and admin API            ${hubUrl}/api/v1
   Admin token                  ${token}
                                (workers/hub/.dev.vars; send it as "Authorization: Bearer <token>")
-  Directory                    version ${published.version}, ${published.recipients} recipients, root ${published.root.slice(0, 16)}…
+  Directory                    version ${published.version} at ${LOCAL_EDGE_ID}, ${published.recipients} addresses, root ${published.root.slice(0, 16)}…
   Local state                  ${path.relative(root, state) || "."}
 
 Send a test message (paste this):

@@ -70,3 +70,47 @@ export const DEFAULT_PAGE_SIZE = 50;
  * handler is cancelled; the agent's failMode decides what a time-out means.
  */
 export const AGENT_TIMEOUT_MS = 5_000;
+
+/**
+ * Bound parameters D1 accepts in one statement. Multi-row INSERTs and IN lists are sized to stay
+ * within it; a statement over it is refused by D1 and would fail the whole batch it is in.
+ */
+export const D1_MAX_BOUND_PARAMETERS = 100;
+
+/**
+ * Largest JSON body a recipients import accepts (bytes). JSON is parsed whole, and the parsed
+ * objects take several times the bytes, inside the 128 MB isolate; bigger imports use the
+ * streamed CSV format, which has no body limit.
+ */
+export const MAX_IMPORT_JSON_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Most data rows in one recipients import. Each batch of IMPORT_BATCH_ADDRESSES addresses costs
+ * two D1 round trips, and a Worker invocation may make at most 1,000 queries to D1; the cap also
+ * keeps one request well within the wall-clock a client will wait for its answer.
+ */
+export const MAX_IMPORT_ROWS = 200_000;
+
+/**
+ * Longest CSV record in a recipients import (characters, quoted line breaks included). Enough for
+ * an address with MAX_ALIASES_PER_RECIPIENT long aliases; without it an unterminated quote would
+ * pull the rest of a streamed body into one field.
+ */
+export const MAX_IMPORT_RECORD_CHARS = 64 * 1024;
+
+/** Aliases one recipient may have, so one row cannot turn into an unbounded number of writes. */
+export const MAX_ALIASES_PER_RECIPIENT = 100;
+
+/**
+ * Addresses (primary addresses and aliases) of a recipients import read and written per D1 batch,
+ * which is one transaction. Bounds the memory an import holds and how long each transaction
+ * blocks other writers, while keeping the round trips of a MAX_IMPORT_ROWS import well within the
+ * per-invocation query limit.
+ */
+export const IMPORT_BATCH_ADDRESSES = 2_000;
+
+/**
+ * Row errors an import answers with. A file with a wrong column can fail every one of its rows;
+ * the answer lists the first ones and says it was cut instead of growing with the file.
+ */
+export const MAX_IMPORT_ERRORS = 1_000;

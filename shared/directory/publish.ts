@@ -8,7 +8,7 @@ export const PUBLISH_BATCH_BYTES = 8 * 1024 * 1024;
 export const LEASE_TTL_MS = 30_000;
 
 export type PushResult =
-  | { status: "committed" | "unchanged"; edgeId: string; root: string; version: number; blobsWritten: number }
+  | { status: "committed" | "unchanged"; edgeId: string; root: string; version: number; blobsWritten: number; bytesWritten: number }
   | { status: "busy"; edgeId: string; holder: string; expiresAt: number }
   | { status: "failed"; edgeId: string; error: string };
 
@@ -29,10 +29,12 @@ export async function pushSnapshot(edge: EdgeDirectoryApi, holder: string, root:
   if (!lease.ok) return { status: "busy", edgeId: status.edgeId, holder: lease.holder, expiresAt: lease.expiresAt };
   const failed = (error: string): PushResult => ({ status: "failed", edgeId: status.edgeId, error });
   try {
-    if (status.current?.root === root) return { status: "unchanged", edgeId: status.edgeId, root, version: status.current.version, blobsWritten: 0 };
+    if (status.current?.root === root)
+      return { status: "unchanged", edgeId: status.edgeId, root, version: status.current.version, blobsWritten: 0, bytesWritten: 0 };
     const missing = await edge.missing([...new Set([...blobHashes, root])]);
     let batch: { hash: string; bytes: Uint8Array }[] = [];
     let batchBytes = 0;
+    let bytesWritten = 0;
     const flush = async (): Promise<string | null> => {
       if (batch.length === 0) return null;
       const put = await edge.putBlobs(lease.token, batch);
@@ -51,12 +53,13 @@ export async function pushSnapshot(edge: EdgeDirectoryApi, holder: string, root:
       }
       batch.push({ hash, bytes });
       batchBytes += bytes.byteLength;
+      bytesWritten += bytes.byteLength;
     }
     const error = await flush();
     if (error !== null) return failed(error);
     const committed = await edge.commit(lease.token, root);
     if (!committed.ok) return failed(`commit refused: ${committed.reason}${committed.detail ? ` (${committed.detail})` : ""}`);
-    return { status: "committed", edgeId: status.edgeId, root, version: committed.version.version, blobsWritten: missing.length };
+    return { status: "committed", edgeId: status.edgeId, root, version: committed.version.version, blobsWritten: missing.length, bytesWritten };
   } finally {
     await edge.release(lease.token).catch(() => false);
   }

@@ -84,7 +84,7 @@ describe("npm start → send → fetch back", () => {
     expect(out).toContain(`Hub and admin API            ${hub}/api/v1`);
     expect(token).toMatch(/^[0-9a-f]{64}$/);
     expect(await readFile(path.join(root, "workers/hub/.dev.vars"), "utf8")).toContain(`ADMIN_TOKEN=${token}`);
-    expect(out).toMatch(/Directory\s+version \d+, 2 recipients/);
+    expect(out).toMatch(/Directory\s+version \d+ at edge-local, 2 addresses/);
   });
 
   it("accepts the pasted command's message for alice@", async () => {

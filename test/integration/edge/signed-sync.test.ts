@@ -38,7 +38,7 @@ describe("signed EdgeSync over HTTPS", () => {
     ["a clock 6 minutes slow", { now: Date.now() - (SIGNATURE_WINDOW_SECONDS + 60) * 1000 }, /outside_window/],
   ])("refuses %s with 401", async (_, options, reason) => {
     // With `tamper`, a harmless status call is signed and a lease grab is sent in its place.
-    const body = encode(options.tamper ? { method: "status", args: [] } : { method: "acquire", args: ["mallory", 60_000] });
+    const body = encode("tamper" in options ? { method: "status", args: [] } : { method: "acquire", args: ["mallory", 60_000] });
     const res = await exports.default.fetch(await signed(body, options));
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(reason);

@@ -64,6 +64,8 @@ describe("EdgeSync from the hub", () => {
     expect(delta.body.snapshot).toMatchObject({ kind: "overlay", recipients: 3, overlayEntries: 1 });
     // Only the new manifest (which carries the overlay): the shards and domains are unchanged.
     expect(delta.body.edges.map((e) => e.blobsWritten)).toEqual([1, 1]);
+    const written = await api<{ items: { lastBlobsWritten: number; lastBytesWritten: number }[] }>("/api/v1/edges");
+    expect(written.body.items[0]).toMatchObject({ lastBlobsWritten: 1, lastBytesWritten: expect.any(Number) });
 
     const carol = await api<{ accepted: boolean; smtp: string; root: string }>("/api/v1/edges/edge-b/recipients/carol@example.com");
     expect(carol.body).toMatchObject({ accepted: true, smtp: "250 2.0.0 OK", root: delta.body.root });

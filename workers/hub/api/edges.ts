@@ -54,6 +54,8 @@ edges.get("/", async (c) => {
         lastAttemptAt: e.lastAttemptAt,
         lastSuccessAt: e.lastSuccessAt,
         lastError: live.error ?? e.lastError,
+        lastBlobsWritten: e.lastBlobsWritten,
+        lastBytesWritten: e.lastBytesWritten,
         converged: root === snapshot.root,
       };
     }),

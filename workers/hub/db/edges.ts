@@ -10,6 +10,9 @@ export interface EdgeRecord {
   lastRoot: string | null;
   lastVersion: number | null;
   lastError: string | null;
+  /** KV writes (blobs) and bytes of the last sync that committed a new version. */
+  lastBlobsWritten: number | null;
+  lastBytesWritten: number | null;
   leaseHolder: string | null;
   leaseExpiresAt: string | null;
 }
@@ -25,6 +28,8 @@ interface Row {
   last_root: string | null;
   last_version: number | null;
   last_error: string | null;
+  last_blobs_written: number | null;
+  last_bytes_written: number | null;
   lease_holder: string | null;
   lease_expires_at: string | null;
 }
@@ -40,6 +45,8 @@ const toRecord = (r: Row): EdgeRecord => ({
   lastRoot: r.last_root,
   lastVersion: r.last_version,
   lastError: r.last_error,
+  lastBlobsWritten: r.last_blobs_written,
+  lastBytesWritten: r.last_bytes_written,
   leaseHolder: r.lease_holder,
   leaseExpiresAt: r.lease_expires_at,
 });
@@ -74,7 +81,16 @@ export async function deleteEdge(db: D1Database, id: string): Promise<boolean> {
 export async function recordAttempt(
   db: D1Database,
   id: string,
-  outcome: { success: boolean; root?: string; version?: number; error?: string | null; leaseHolder?: string | null; leaseExpiresAt?: number | null },
+  outcome: {
+    success: boolean;
+    root?: string;
+    version?: number;
+    /** Only for a sync that committed a new version. */
+    written?: { blobs: number; bytes: number };
+    error?: string | null;
+    leaseHolder?: string | null;
+    leaseExpiresAt?: number | null;
+  },
 ): Promise<void> {
   const now = new Date().toISOString();
   await db
@@ -82,6 +98,7 @@ export async function recordAttempt(
       `UPDATE edges SET last_attempt_at = ?,
          last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
          last_root = COALESCE(?, last_root), last_version = COALESCE(?, last_version),
+         last_blobs_written = COALESCE(?, last_blobs_written), last_bytes_written = COALESCE(?, last_bytes_written),
          last_error = ?, lease_holder = ?, lease_expires_at = ?
        WHERE id = ?`,
     )
@@ -91,6 +108,8 @@ export async function recordAttempt(
       now,
       outcome.root ?? null,
       outcome.version ?? null,
+      outcome.written?.blobs ?? null,
+      outcome.written?.bytes ?? null,
       outcome.error ?? null,
       outcome.leaseHolder ?? null,
       outcome.leaseExpiresAt === null || outcome.leaseExpiresAt === undefined ? null : new Date(outcome.leaseExpiresAt).toISOString(),

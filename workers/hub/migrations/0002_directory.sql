@@ -91,6 +91,8 @@ CREATE TABLE edges (
   last_root TEXT,
   last_version INTEGER,
   last_error TEXT,
+  last_blobs_written INTEGER,     -- KV writes of the last sync that committed a new version
+  last_bytes_written INTEGER,
   lease_holder TEXT,
   lease_expires_at TEXT,
   CHECK ((transport = 'binding' AND binding IS NOT NULL) OR (transport = 'https' AND url IS NOT NULL))

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { type SyncReport, syncAllEdges } from "./sync-edges.ts";
+import { syncAllEdges } from "./sync-edges.ts";
 
 /**
  * How long after the last admin change a sync starts. Short enough that a change is enforced at
@@ -24,7 +24,7 @@ export class SyncScheduler extends DurableObject<Env> {
    * Syncs now (cron, tests, `POST /api/v1/sync`). Rounds never overlap: the object's input gate
    * opens while a round awaits D1 or an edge, so each call queues behind the one before it.
    */
-  async runNow(): Promise<SyncReport> {
+  async runNow(): ReturnType<typeof syncAllEdges> {
     const round = this.#chain.then(() => syncAllEdges(this.env));
     this.#chain = round.catch(() => undefined);
     return round;

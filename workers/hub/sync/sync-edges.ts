@@ -18,9 +18,11 @@ export interface SyncReport {
  * in parallel, each under that edge's lease. A busy lease (another hub is syncing) is recorded and
  * retried at the next tick; one edge's failure never holds up the others.
  */
-export async function syncAllEdges(env: Env): Promise<SyncReport> {
-  const snapshot = await currentSnapshot(env);
+export async function syncAllEdges(env: Env): Promise<SyncReport | { hubId: string; root: null; edges: [] }> {
   const edges = await listEdges(env.DB);
+  // Nothing to sync: no snapshot is built either (a bulk import with no edge yet costs no builds).
+  if (edges.length === 0) return { hubId: env.HUB_ID, root: null, edges: [] };
+  const snapshot = await currentSnapshot(env);
   const blobs = hubBlobs(env);
   const results = await Promise.all(edges.map((edge) => syncOne(env, edge, snapshot, blobs)));
   const report: SyncReport = {
@@ -50,6 +52,14 @@ async function syncOne(env: Env, edge: EdgeRecord, snapshot: CurrentSnapshot, bl
   }
   switch (result.status) {
     case "committed":
+      await recordAttempt(env.DB, edge.id, {
+        success: true,
+        root: result.root,
+        version: result.version,
+        written: { blobs: result.blobsWritten, bytes: result.bytesWritten },
+        error: null,
+      });
+      break;
     case "unchanged":
       await recordAttempt(env.DB, edge.id, { success: true, root: result.root, version: result.version, error: null });
       break;
