@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { memoryDirectory } from "../shared/directory/memory.ts";
 import type { DirectoryReader } from "../shared/directory/reader.ts";
+import type { RecipientRecord } from "../shared/directory/snapshot.ts";
 import { runPipeline } from "../shared/hygiene/pipeline.ts";
 import type { PipelineResult } from "../shared/hygiene/types.ts";
 import { ENVELOPE_OPTIONS, EXIT, type Io, UsageError } from "./output.ts";
@@ -12,7 +13,8 @@ Runs the edge's hygiene pipeline on each message, offline, and prints its verdic
   --from     envelope sender (default: the address in the message's From: header)
   --to       envelope recipient; without it recipient validation is skipped
   --policy   JSON file with the directory to check against:
-             {"domains": ["example.com"], "recipients": ["alice@example.com"]}
+             {"domains": ["example.com"], "recipients": ["alice@example.com",
+              {"address": "ops@example.com", "aliases": ["noc@example.com"], "rejectInternet": true}]}
              without it no directory is loaded and recipient validation is skipped
   --json     one JSON object per message: {"file","action","scl","smtp","agents":[…]}
 Exit code 0 when every message got a verdict, whatever the verdicts; 1 if a file could not be read.`;
@@ -26,10 +28,23 @@ export interface ScanReport {
   agents: PipelineResult["agents"];
 }
 
-/** The CLI's policy file, as far as the pipeline uses it today. */
+/** The CLI's policy file: the directory (and policy objects) to check against. */
 interface PolicyFile {
   domains?: unknown;
   recipients?: unknown;
+  policies?: unknown;
+}
+
+function isRecipient(v: unknown): v is string | RecipientRecord {
+  if (typeof v === "string") return true;
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as RecipientRecord;
+  return (
+    typeof r.address === "string" &&
+    (r.aliases === undefined || (Array.isArray(r.aliases) && r.aliases.every((a) => typeof a === "string"))) &&
+    (r.rejectInternet === undefined || typeof r.rejectInternet === "boolean") &&
+    (r.sclOverride === undefined || r.sclOverride === null || (Number.isInteger(r.sclOverride) && r.sclOverride >= 0 && r.sclOverride <= 9))
+  );
 }
 
 async function loadPolicy(file: string): Promise<DirectoryReader> {
@@ -39,12 +54,15 @@ async function loadPolicy(file: string): Promise<DirectoryReader> {
   } catch (err) {
     throw new UsageError(`--policy ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const list = (v: unknown, name: string): string[] => {
-    if (v === undefined) return [];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw new UsageError(`--policy ${file}: "${name}" must be an array of strings`);
-    return v as string[];
-  };
-  return memoryDirectory({ domains: list(policy.domains, "domains"), recipients: list(policy.recipients, "recipients") });
+  const domains = policy.domains ?? [];
+  const recipients = policy.recipients ?? [];
+  const policies = policy.policies ?? {};
+  if (!Array.isArray(domains) || domains.some((d) => typeof d !== "string")) throw new UsageError(`--policy ${file}: "domains" must be an array of strings`);
+  if (!Array.isArray(recipients) || !recipients.every(isRecipient)) {
+    throw new UsageError(`--policy ${file}: "recipients" must be an array of addresses or {"address", "aliases"?, "rejectInternet"?, "sclOverride"?} objects`);
+  }
+  if (typeof policies !== "object" || policies === null || Array.isArray(policies)) throw new UsageError(`--policy ${file}: "policies" must be an object`);
+  return memoryDirectory({ domains: domains as string[], recipients, policies: policies as Record<string, unknown> });
 }
 
 /** The address in the first From: header, found without a full parse. */

@@ -129,6 +129,31 @@ describe("npm start → send → fetch back", () => {
     }
   });
 
+  it("enforces a recipient added through the admin API at the edge within seconds", async () => {
+    const fixture = new Uint8Array(await readFile(path.join(root, "test/fixtures/welcome.eml")));
+    expect((await email("carol@example.com", fixture)).status).toBe(400);
+    const started = performance.now();
+    const added = await fetch(`${hub}/api/v1/recipients`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify([{ address: "carol@example.com" }]),
+    });
+    expect(added.status).toBe(200);
+    let status = 0;
+    while (performance.now() - started < 10_000) {
+      status = (await email("carol@example.com", fixture)).status;
+      if (status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(200);
+    // The debounced sync runs ~300 ms after the change; 5 s is the promise to operators.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    const edges = (await (await fetch(`${hub}/api/v1/edges`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      items: { id: string; converged: boolean }[];
+    };
+    expect(edges.items).toEqual([expect.objectContaining({ id: "edge-local", converged: true })]);
+  });
+
   it("stops everything on Ctrl-C and reuses the state on the next start", async () => {
     expect(await stopStack(stack!)).toBe(0);
     expect(await portFree(edgePort)).toBe(true);
@@ -137,7 +162,7 @@ describe("npm start → send → fetch back", () => {
     stack = await startStack(edgePort, hubPort, state);
     const res = await fetch(`${hub}/api/v1/messages`, { headers: { authorization: `Bearer ${token}` } });
     const { items } = (await res.json()) as { items: unknown[] };
-    expect(items).toHaveLength(2);
+    expect(items).toHaveLength(3);
     // The directory survived too: mail for alice@ is still accepted straight away.
     const again = await email("alice@example.com", new Uint8Array(await readFile(path.join(root, "test/fixtures/welcome.eml"))));
     expect(again.status).toBe(200);

@@ -52,6 +52,24 @@ describe("portcullis scan", () => {
     expect(unknown.code).toBe(0); // a verdict is a success, whatever it is
   });
 
+  it("takes recipient objects with aliases and flags in the policy file", async () => {
+    const f = await tempFiles({
+      "policy.json": JSON.stringify({
+        domains: ["example.com"],
+        recipients: [
+          { address: "ops@example.com", aliases: ["noc@example.com"], rejectInternet: true },
+          { address: "dan@example.com", aliases: ["d@example.com"] },
+        ],
+      }),
+    });
+    const alias = await cli("scan", "test/fixtures/welcome.eml", "--to", "d@example.com", "--policy", f["policy.json"]!, "--json");
+    expect(JSON.parse(alias.out[0]!)).toMatchObject({ action: "accept" });
+    const internal = await cli("scan", "test/fixtures/welcome.eml", "--to", "noc@example.com", "--policy", f["policy.json"]!, "--json");
+    expect(JSON.parse(internal.out[0]!)).toMatchObject({ action: "reject", smtp: expect.stringMatching(/^550 5\.7\.1 /) });
+    const bad = await tempFiles({ "p.json": JSON.stringify({ recipients: [{ address: "x@example.com", sclOverride: 12 }] }) });
+    expect((await cli("scan", "test/fixtures/welcome.eml", "--policy", bad["p.json"]!)).code).toBe(64);
+  });
+
   it("skips recipient validation without --to, and without --policy", async () => {
     const noTo = await cli("scan", "test/fixtures/welcome.eml", "--json");
     const agents = (JSON.parse(noTo.out[0]!) as { agents: { agent: string; result: string }[] }).agents;
