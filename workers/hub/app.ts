@@ -1,8 +1,11 @@
 import { Hono } from "hono";
 import { requireToken } from "./api/auth.ts";
+import { domains } from "./api/domains.ts";
 import { ApiError, onError } from "./api/errors.ts";
 import { messages } from "./api/messages.ts";
-import { publishDirectory } from "./sync/publish.ts";
+import { recipients } from "./api/recipients.ts";
+import { edges } from "./api/edges.ts";
+import { scheduler } from "./sync/trigger.ts";
 
 export type HubEnv = { Bindings: Env };
 
@@ -20,13 +23,17 @@ app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "portcullis-hub
 app.use("/api/v1/*", requireToken);
 
 app.route("/api/v1/messages", messages);
+app.route("/api/v1/domains", domains);
+app.route("/api/v1/recipients", recipients);
 
-/** POST /api/v1/sync — publish the directory to the edge now. */
+app.route("/api/v1/edges", edges);
+
+/** POST /api/v1/sync — an EdgeSync round now: build the snapshot if D1 changed, push it to every edge. */
 app.post("/api/v1/sync", async (c) => {
   try {
-    return c.json(await publishDirectory(c.env));
+    return c.json(await scheduler(c.env).runNow());
   } catch (err) {
     console.error(JSON.stringify({ event: "sync_failed", error: String(err) }));
-    throw new ApiError(502, "edge_unavailable", `Publishing to the edge failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ApiError(500, "sync_failed", `The sync round failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 });

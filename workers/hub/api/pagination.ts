@@ -26,3 +26,33 @@ export function decodeCursor(cursor: string | undefined): number | null {
   if (m === null) throw new ApiError(400, "bad_request", "cursor is not valid");
   return Number(m[1]);
 }
+
+/** Longest text position a string cursor may carry (a domain name or an address, with room to spare). */
+const MAX_CURSOR_TEXT = 1024;
+
+/**
+ * A text position (a domain name, an address) as an opaque cursor: base64url of `s:` and its UTF-8,
+ * so any address survives the round trip.
+ *
+ * @example
+ * decodeStringCursor(encodeStringCursor("alice@example.com")) // "alice@example.com"
+ */
+export function encodeStringCursor(position: string): string {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(`s:${position}`)) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The position a string cursor continues after; null for no cursor; 400 for a damaged one. */
+export function decodeStringCursor(cursor: string | undefined): string | null {
+  if (cursor === undefined || cursor === "") return null;
+  let text: string;
+  try {
+    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0)));
+  } catch {
+    throw new ApiError(400, "bad_request", "cursor is not valid");
+  }
+  if (!text.startsWith("s:") || text.length > MAX_CURSOR_TEXT + 2) throw new ApiError(400, "bad_request", "cursor is not valid");
+  return text.slice(2);
+}
