@@ -3,6 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { DirectoryKey } from "../../../shared/directory/hash.ts";
 import { MAX_IMPORT_ERRORS, MAX_IMPORT_JSON_BYTES, MAX_IMPORT_RECORD_CHARS, MAX_IMPORT_ROWS } from "../../../shared/limits.ts";
+import { RecipientImporter } from "../../../workers/hub/db/recipients.ts";
 import { scheduler } from "../../../workers/hub/sync/trigger.ts";
 
 const TOKEN = env.ADMIN_TOKEN;
@@ -251,6 +252,67 @@ describe("recipients import (JSON)", () => {
   });
 });
 
+describe("recipients import batches", () => {
+  it("packs rows into multi-row statements that stay within D1's 100 bound parameters", async () => {
+    const statements: { sql: string; params: number }[] = [];
+    // The real database, recording what every statement binds.
+    const db = new Proxy(env.DB, {
+      get(target, property) {
+        if (property === "prepare") {
+          return (sql: string) => {
+            const stmt = target.prepare(sql);
+            return new Proxy(stmt, {
+              get(inner, name) {
+                if (name === "bind") {
+                  return (...values: unknown[]) => {
+                    statements.push({ sql, params: values.length });
+                    return inner.bind(...values);
+                  };
+                }
+                const value: unknown = Reflect.get(inner, name);
+                return typeof value === "function" ? value.bind(inner) : value;
+              },
+            });
+          };
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const key = await DirectoryKey.import(env.DIRECTORY_KEY);
+    const rows = Array.from({ length: 1_000 }, (_, i) => ({
+      row: i + 1,
+      address: `packed${i}@example.com`,
+      ...(i % 100 === 0 ? { aliases: Array.from({ length: 100 }, (_, j) => `packed${i}.${j}@example.net`) } : {}),
+      rejectInternet: i % 2 === 0,
+      sclOverride: i % 10,
+    }));
+    const outcome = await new RecipientImporter(db, (a) => key.hashAddress(a)).apply(rows);
+    expect(outcome).toEqual({ created: 1_000, updated: 0, unchanged: 0, errors: [] });
+
+    expect(Math.max(...statements.map((s) => s.params))).toBeLessThanOrEqual(100);
+    const inserts = (table: string) => statements.filter((s) => s.sql.startsWith(`INSERT INTO ${table} `));
+    // 1,000 recipients at 4 parameters a row: 25 rows a statement.
+    expect(inserts("recipients")).toHaveLength(40);
+    // 1,000 primary addresses and 1,000 aliases at 4 parameters a row.
+    expect(inserts("recipient_addresses")).toHaveLength(80);
+    expect(inserts("recipient_addresses").every((s) => s.params === 100)).toBe(true);
+    expect(await count("SELECT count(*) AS n FROM recipient_addresses WHERE address LIKE 'packed%' AND length(hash) = 16")).toBe(2_000);
+
+    // Updating every row's flags takes multi-row updates too.
+    statements.length = 0;
+    const flipped = rows.map((r) => ({ row: r.row, address: r.address, rejectInternet: !r.rejectInternet }));
+    expect(await new RecipientImporter(db, (a) => key.hashAddress(a)).apply(flipped)).toMatchObject({ updated: 1_000 });
+    expect(Math.max(...statements.map((s) => s.params))).toBeLessThanOrEqual(100);
+    expect(statements.filter((s) => s.sql.startsWith("UPDATE recipients SET reject_internet")).length).toBe(Math.ceil(1_000 / 33));
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM recipients WHERE address LIKE 'packed%' AND reject_internet = (CAST(substr(address, 7, instr(address, '@') - 7) AS INTEGER) % 2)",
+      ),
+    ).toBe(1_000);
+  });
+});
+
 describe("recipients import (CSV)", () => {
   it("reads quoted fields, escaped quotes, quoted line breaks and CRLF line ends", async () => {
     const csv = [
@@ -435,6 +497,22 @@ describe("recipients API errors", () => {
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe(code);
     expect(body.error.message.length).toBeGreaterThan(0);
+  });
+
+  it("stops a CSV import past the row limit with 413", async () => {
+    const res = await api("/api/v1/recipients", {
+      method: "POST",
+      headers: csv,
+      // Invalid addresses cost no D1 writes, so the limit is reached quickly.
+      body: csvStream(function* () {
+        yield "address\n";
+        for (let i = 0; i <= MAX_IMPORT_ROWS; i++) yield "-\n";
+      }),
+    });
+    expect(res.status).toBe(413);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("payload_too_large");
+    expect(body.error.message).toMatch(new RegExp(`limited to ${MAX_IMPORT_ROWS} rows`));
   });
 
   it("refuses a streamed JSON body once it passes the byte limit", async () => {

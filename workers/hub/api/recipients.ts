@@ -140,6 +140,7 @@ async function readLimited(body: ReadableStream<Uint8Array> | null, max: number)
       if (done) break;
       total += value.byteLength;
       if (total > max) {
+        await reader.cancel().catch(() => undefined);
         throw new ApiError(413, "payload_too_large", `A JSON import is limited to ${max} bytes; send larger imports as text/csv.`);
       }
       parts.push(value);
@@ -211,6 +212,7 @@ function csvRow(row: number, record: string[], columns: Map<Column, number>): Im
   return normaliseRow(row, fields);
 }
 
+/** The rows of a CSV import, read as the body streams in; rows are numbered from the first record after the header. */
 async function* csvRows(c: Context<HubEnv>): AsyncGenerator<ImportRow> {
   const body = c.req.raw.body as ReadableStream<Uint8Array> | null;
   let columns: Map<Column, number> | null = null;
