@@ -167,7 +167,7 @@ interface SyncReport {
 
 /** Runs EdgeSync rounds until the local edge holds the hub's current root (its binding may take a moment to connect). */
 async function syncLocalEdge(token: string, deadline: number): Promise<{ root: string; version: number; recipients: number }> {
-  let last = "";
+  let last: string;
   for (;;) {
     try {
       const report = await admin<SyncReport>(token, "POST", "/sync");

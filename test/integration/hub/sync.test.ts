@@ -108,6 +108,34 @@ describe("EdgeSync from the hub", () => {
     expect(view.body.items.find((e) => e.id === "edge-https")).toMatchObject({ converged: true, reachable: true });
   });
 
+  it("builds full snapshots over many pages of D1 rows, and rebuilds the base past the overlay limit", async () => {
+    expect((await api("/api/v1/domains/bulk.example", { method: "PUT" })).status).toBe(201);
+    const csv = (from: number, n: number) => `address\n${Array.from({ length: n }, (_, i) => `u${from + i}@bulk.example`).join("\n")}\n`;
+    const post = async (body: string) => {
+      const res = await exports.default.fetch(
+        new Request("http://hub/api/v1/recipients", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "text/csv" }, body }),
+      );
+      expect(res.status).toBe(200);
+    };
+    await post(csv(0, 25_000));
+    await api("/api/v1/edges/edge-a", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "EDGE" }) });
+    const first = await sync();
+    expect(first.body.snapshot).toMatchObject({ kind: "full" });
+    expect(first.body.snapshot.recipients).toBeGreaterThanOrEqual(25_000);
+    expect(first.body.edges.find((e) => e.id === "edge-a")?.status).toBe("committed");
+    // Every 125th address, across all pages and shards: none lost or duplicated at a page boundary.
+    const edge = env.EDGE as unknown as EdgeDirectoryApi;
+    const missing: number[] = [];
+    for (let n = 0; n < 25_000; n += 125) if (!(await edge.lookup(`u${n}@bulk.example`)).accepted) missing.push(n);
+    expect(missing).toEqual([]);
+    expect((await edge.lookup("u25000@bulk.example")).accepted).toBe(false);
+    // 9,000 more changes: past the overlay's 8,192, so the base shards are rebuilt.
+    await post(csv(25_000, 9_000));
+    const rebuilt = await sync();
+    expect(rebuilt.body.snapshot).toMatchObject({ kind: "full", overlayEntries: 0 });
+    expect((await api<{ accepted: boolean }>("/api/v1/edges/edge-a/recipients/u33999@bulk.example")).body.accepted).toBe(true);
+  });
+
   it("answers edge registration mistakes with a JSON error", async () => {
     expect((await api("/api/v1/edges/edge-x", { method: "PUT", body: JSON.stringify({ transport: "https", url: "http://edge.example.com" }) })).status).toBe(
       400,
