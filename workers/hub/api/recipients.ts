@@ -1,6 +1,7 @@
 import { type Context, Hono } from "hono";
 import { normaliseAddress, normaliseDomain } from "../../../shared/directory/address.ts";
-import { DirectoryKey } from "../../../shared/directory/hash.ts";
+import type { DirectoryKey } from "../../../shared/directory/hash.ts";
+import { directoryKey } from "../directory-key.ts";
 import {
   IMPORT_BATCH_ADDRESSES,
   MAX_ADDRESS_LENGTH,
@@ -49,18 +50,9 @@ interface ImportSummary {
   errorsTruncated?: true;
 }
 
-let directoryKey: { secret: string; key: Promise<DirectoryKey> } | null = null;
-
-/** The directory key, imported once per isolate (and again only if the secret changes). */
-function hashingKey(secret: string): Promise<DirectoryKey> {
-  if (directoryKey === null || directoryKey.secret !== secret) {
-    const key = DirectoryKey.import(secret);
-    directoryKey = { secret, key };
-    key.catch(() => {
-      if (directoryKey?.key === key) directoryKey = null;
-    });
-  }
-  return directoryKey.key.catch(() => {
+/** The directory key, or a 503 that says which secret is missing. */
+function hashingKey(env: Env): Promise<DirectoryKey> {
+  return directoryKey(env).catch(() => {
     throw new ApiError(503, "not_configured", "Recipients cannot be written: set the DIRECTORY_KEY secret.");
   });
 }
@@ -236,7 +228,7 @@ async function* csvRows(c: Context<HubEnv>): AsyncGenerator<ImportRow> {
  * one row at a time). Row errors come back in row order, the first MAX_IMPORT_ERRORS of them.
  */
 async function runImport(c: Context<HubEnv>, rows: AsyncIterable<ImportRow>): Promise<ImportSummary> {
-  const key = await hashingKey(c.env.DIRECTORY_KEY);
+  const key = await hashingKey(c.env);
   const importer = new RecipientImporter(c.env.DB, (address) => key.hashAddress(address));
   const summary: ImportSummary = { created: 0, updated: 0, unchanged: 0, errors: [] };
   let batch: ImportRow[] = [];

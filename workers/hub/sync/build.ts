@@ -1,12 +1,12 @@
 import { normaliseAddress } from "../../../shared/directory/address.ts";
 import { type Entry } from "../../../shared/directory/entry.ts";
-import { DirectoryKey } from "../../../shared/directory/hash.ts";
 import { type Manifest, manifestBlobs, parseManifest } from "../../../shared/directory/manifest.ts";
 import { OVERLAY_MAX_ENTRIES, type OverlayChange } from "../../../shared/directory/overlay.ts";
 import type { BlobSource } from "../../../shared/directory/reader.ts";
 import { encodeSortedShard, shardBitsFor, shardIndex } from "../../../shared/directory/shard.ts";
 import { BlobSet, domainsBlob, finishSnapshot, policyBlob } from "../../../shared/directory/snapshot.ts";
 import { toHex } from "../../../shared/directory/hash.ts";
+import { directoryKey } from "../directory-key.ts";
 import {
   changedHashesSince,
   countAddresses,
@@ -33,14 +33,6 @@ export interface CurrentSnapshot extends SnapshotRow {
   /** True when this call built it. */
   built: boolean;
   kind: "full" | "overlay" | "existing";
-}
-
-let keyCache: { secret: string; key: Promise<DirectoryKey> } | undefined;
-
-/** The directory key, imported once per isolate. */
-export function directoryKey(env: Env): Promise<DirectoryKey> {
-  if (keyCache === undefined || keyCache.secret !== env.DIRECTORY_KEY) keyCache = { secret: env.DIRECTORY_KEY, key: DirectoryKey.import(env.DIRECTORY_KEY) };
-  return keyCache.key;
 }
 
 /** The hub's blob store (R2) as a {@link BlobSource}. */
