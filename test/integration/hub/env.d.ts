@@ -5,6 +5,8 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
+      /** A second edge, bound like EDGE (see vitest.config.ts). */
+      EDGE_2: Fetcher;
     }
   }
 }

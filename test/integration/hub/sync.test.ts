@@ -1,4 +1,6 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import hub from "../../../workers/hub/index.ts";
 import { describe, expect, it } from "vitest";
 import type { EdgeDirectoryApi } from "../../../shared/directory/publish-api.ts";
 import { seedDirectory } from "./directory-seed.ts";
@@ -134,6 +136,31 @@ describe("EdgeSync from the hub", () => {
     const rebuilt = await sync();
     expect(rebuilt.body.snapshot).toMatchObject({ kind: "full", overlayEntries: 0 });
     expect((await api<{ accepted: boolean }>("/api/v1/edges/edge-a/recipients/u33999@bulk.example")).body.accepted).toBe(true);
+  });
+
+  it("syncs by itself shortly after an admin change (debounced), with no explicit sync call", async () => {
+    const edge = env.EDGE_2 as unknown as EdgeDirectoryApi;
+    await api("/api/v1/edges/edge-b", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "EDGE_2" }) });
+    expect((await api("/api/v1/domains/auto.example", { method: "PUT" })).status).toBe(201);
+    expect((await api("/api/v1/recipients", { method: "POST", body: JSON.stringify([{ address: "ann@auto.example" }]) })).status).toBe(200);
+    const started = Date.now();
+    while (!(await edge.lookup("ann@auto.example").catch(() => ({ accepted: false }))).accepted) {
+      if (Date.now() - started > 10_000) throw new Error("the change did not reach the edge within 10 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("lets the cron round catch changes written outside the admin API", async () => {
+    const edge = env.EDGE as unknown as EdgeDirectoryApi;
+    await api("/api/v1/edges/edge-a", { method: "PUT", body: JSON.stringify({ transport: "binding", binding: "EDGE" }) });
+    await sync();
+    await seedDirectory(["cron.example"], ["carl@cron.example"]); // straight into D1: no sync requested
+    expect((await edge.lookup("carl@cron.example")).accepted).toBe(false);
+    const ctx = createExecutionContext();
+    await hub.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect((await edge.lookup("carl@cron.example")).accepted).toBe(true);
   });
 
   it("answers edge registration mistakes with a JSON error", async () => {
