@@ -5,6 +5,7 @@ import { ApiError, onError } from "./api/errors.ts";
 import { messages } from "./api/messages.ts";
 import { recipients } from "./api/recipients.ts";
 import { edges } from "./api/edges.ts";
+import { policies } from "./api/policies.ts";
 import { scheduler } from "./sync/trigger.ts";
 
 export type HubEnv = { Bindings: Env };
@@ -27,6 +28,7 @@ app.route("/api/v1/domains", domains);
 app.route("/api/v1/recipients", recipients);
 
 app.route("/api/v1/edges", edges);
+app.route("/api/v1/policies", policies);
 
 /** POST /api/v1/sync — an EdgeSync round now: build the snapshot if D1 changed, push it to every edge. */
 app.post("/api/v1/sync", async (c) => {

@@ -7,6 +7,7 @@ import { encodeSortedShard, shardBitsFor, shardIndex } from "../../../shared/dir
 import { BlobSet, domainsBlob, finishSnapshot, policyBlob } from "../../../shared/directory/snapshot.ts";
 import { toHex } from "../../../shared/directory/hash.ts";
 import { directoryKey } from "../directory-key.ts";
+import { isPolicyName, policyForEdge } from "../../../shared/policy.ts";
 import {
   changedHashesSince,
   countAddresses,
@@ -64,7 +65,9 @@ export async function currentSnapshot(env: Env): Promise<CurrentSnapshot> {
   const set = new BlobSet();
   const domains = await set.put(domainsBlob(await listDomainNames(env.DB)));
   const policies: Record<string, string> = {};
-  for (const [name, body] of Object.entries(await listPolicies(env.DB))) policies[name] = await set.put(policyBlob(body));
+  for (const [name, body] of Object.entries(await listPolicies(env.DB))) {
+    if (isPolicyName(name)) policies[name] = await set.put(policyBlob(await policyForEdge(name, body, key)));
+  }
   const count = await countAddresses(env.DB);
 
   let kind: "full" | "overlay" = "full";
