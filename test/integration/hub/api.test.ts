@@ -2,16 +2,10 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Delivery, HubIngestApi } from "../../../shared/delivery.ts";
 import { buildMessage, bytesOf } from "../../helpers/mail.ts";
+import { api } from "./helpers.ts";
 
 const TOKEN = env.ADMIN_TOKEN;
 const hub = exports.HubIngest as unknown as HubIngestApi;
-
-function api(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  const token = init.token === undefined ? TOKEN : init.token;
-  if (token !== null) headers.set("authorization", `Bearer ${token}`);
-  return exports.default.fetch(new Request(`http://hub${path}`, { ...init, headers }));
-}
 
 function delivery(raw: Uint8Array | string, subject: string): Delivery {
   return {

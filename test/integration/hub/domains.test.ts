@@ -1,16 +1,5 @@
-import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
-import { scheduler } from "../../../workers/hub/sync/trigger.ts";
-
-const TOKEN = env.ADMIN_TOKEN;
-
-function api(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  const token = init.token === undefined ? TOKEN : init.token;
-  if (token !== null) headers.set("authorization", `Bearer ${token}`);
-  return exports.default.fetch(new Request(`http://hub${path}`, { ...init, headers }));
-}
+import { describe, expect, it } from "vitest";
+import { api, count, expectNoSyncRequested, expectSyncRequested } from "./helpers.ts";
 
 function importJson(items: unknown[]): Promise<Response> {
   return api("/api/v1/recipients", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(items) });
@@ -20,35 +9,6 @@ interface DomainItem {
   name: string;
   createdAt: string;
   recipients: number;
-}
-
-async function count(sql: string, ...params: unknown[]): Promise<number> {
-  return (await env.DB.prepare(sql)
-    .bind(...params)
-    .first<{ n: number }>())!.n;
-}
-
-/**
- * Runs `change` and checks that it asked for a sync: the scheduler's alarm, parked an hour out
- * first, is brought forward (or has already fired).
- */
-async function expectSyncRequested(change: () => Promise<void>): Promise<void> {
-  const parked = Date.now() + 3_600_000;
-  await runInDurableObject(scheduler(env), (_, state) => state.storage.setAlarm(parked));
-  await change();
-  await vi.waitFor(async () => {
-    const alarm = await runInDurableObject(scheduler(env), (_, state) => state.storage.getAlarm());
-    expect(alarm === null || alarm < parked).toBe(true);
-  });
-}
-
-/** Runs `change` and checks that it did not ask for a sync. */
-async function expectNoSyncRequested(change: () => Promise<void>): Promise<void> {
-  const parked = Date.now() + 3_600_000;
-  await runInDurableObject(scheduler(env), (_, state) => state.storage.setAlarm(parked));
-  await change();
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  expect(await runInDurableObject(scheduler(env), (_, state) => state.storage.getAlarm())).toBe(parked);
 }
 
 describe("domains API", () => {

@@ -3,12 +3,8 @@ import { describe, expect, it } from "vitest";
 import { parseManifest } from "../../../shared/directory/manifest.ts";
 import type { EdgeDirectoryApi } from "../../../shared/directory/publish-api.ts";
 import { hubBlobs } from "../../../workers/hub/sync/build.ts";
+import { api } from "./helpers.ts";
 
-async function api(path: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${env.ADMIN_TOKEN}`);
-  return exports.default.fetch(new Request(`http://hub${path}`, { ...init, headers }));
-}
 const put = (name: string, body: unknown) => api(`/api/v1/policies/${name}`, { method: "PUT", body: typeof body === "string" ? body : JSON.stringify(body) });
 
 describe("policies API", () => {

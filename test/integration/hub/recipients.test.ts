@@ -1,19 +1,9 @@
-import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
 import { DirectoryKey } from "../../../shared/directory/hash.ts";
 import { MAX_IMPORT_ERRORS, MAX_IMPORT_JSON_BYTES, MAX_IMPORT_RECORD_CHARS, MAX_IMPORT_ROWS } from "../../../shared/limits.ts";
 import { RecipientImporter } from "../../../workers/hub/db/recipients.ts";
-import { scheduler } from "../../../workers/hub/sync/trigger.ts";
-
-const TOKEN = env.ADMIN_TOKEN;
-
-function api(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  const token = init.token === undefined ? TOKEN : init.token;
-  if (token !== null) headers.set("authorization", `Bearer ${token}`);
-  return exports.default.fetch(new Request(`http://hub${path}`, { ...init, headers }));
-}
+import { api, count, expectNoSyncRequested, expectSyncRequested } from "./helpers.ts";
 
 interface ImportResult {
   created: number;
@@ -49,35 +39,6 @@ async function recipient(address: string): Promise<Recipient> {
   const res = await api(`/api/v1/recipients/${encodeURIComponent(address)}`);
   expect(res.status).toBe(200);
   return (await res.json()) as Recipient;
-}
-
-async function count(sql: string, ...params: unknown[]): Promise<number> {
-  return (await env.DB.prepare(sql)
-    .bind(...params)
-    .first<{ n: number }>())!.n;
-}
-
-/**
- * Runs `change` and checks that it asked for a sync: the scheduler's alarm, parked an hour out
- * first, is brought forward (or has already fired).
- */
-async function expectSyncRequested(change: () => Promise<void>): Promise<void> {
-  const parked = Date.now() + 3_600_000;
-  await runInDurableObject(scheduler(env), (_, state) => state.storage.setAlarm(parked));
-  await change();
-  await vi.waitFor(async () => {
-    const alarm = await runInDurableObject(scheduler(env), (_, state) => state.storage.getAlarm());
-    expect(alarm === null || alarm < parked).toBe(true);
-  });
-}
-
-/** Runs `change` and checks that it did not ask for a sync. */
-async function expectNoSyncRequested(change: () => Promise<void>): Promise<void> {
-  const parked = Date.now() + 3_600_000;
-  await runInDurableObject(scheduler(env), (_, state) => state.storage.setAlarm(parked));
-  await change();
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  expect(await runInDurableObject(scheduler(env), (_, state) => state.storage.getAlarm())).toBe(parked);
 }
 
 /** A CSV body produced line by line as it is read, in chunks that split lines (and CRLFs) anywhere. */

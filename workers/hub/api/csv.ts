@@ -93,15 +93,8 @@ export class CsvParser {
             this.#count(1);
             this.#state = State.Quoted;
             i++;
-          } else if (ch === COMMA) {
-            this.#count(1);
-            this.#fields.push(this.#field);
-            this.#field = "";
-            this.#state = State.FieldStart;
-            i++;
-          } else if (ch === CR || ch === LF) {
-            i = this.#endLine(text, i);
-            this.#endRecord();
+          } else if (ch === COMMA || ch === CR || ch === LF) {
+            i = this.#separator(text, i);
           } else {
             // A run of ordinary characters; a quote inside an unquoted field is kept as it is.
             let j = i + 1;
@@ -145,15 +138,8 @@ export class CsvParser {
             this.#field += '"';
             this.#state = State.Quoted;
             i++;
-          } else if (ch === COMMA) {
-            this.#count(1);
-            this.#fields.push(this.#field);
-            this.#field = "";
-            this.#state = State.FieldStart;
-            i++;
-          } else if (ch === CR || ch === LF) {
-            i = this.#endLine(text, i);
-            this.#endRecord();
+          } else if (ch === COMMA || ch === CR || ch === LF) {
+            i = this.#separator(text, i);
           } else {
             throw new CsvSyntaxError("a closing quote must be followed by a comma or the end of the line", this.#line);
           }
@@ -169,6 +155,20 @@ export class CsvParser {
     if (this.#state === State.Quoted) throw new CsvSyntaxError("a quoted field is not closed", this.#line);
     if (this.#recordChars > 0 || this.#fields.length > 0) this.#endRecord();
     return this.#take();
+  }
+
+  /** A comma ends the field, a line break the record; returns the position after it. */
+  #separator(text: string, i: number): number {
+    if (text.charCodeAt(i) !== COMMA) {
+      const next = this.#endLine(text, i);
+      this.#endRecord();
+      return next;
+    }
+    this.#count(1);
+    this.#fields.push(this.#field);
+    this.#field = "";
+    this.#state = State.FieldStart;
+    return i + 1;
   }
 
   #count(chars: number): void {
