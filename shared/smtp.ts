@@ -24,6 +24,18 @@ export function smtpReply(r: RejectReason): SmtpReply {
       return { code: 554, enhanced: "5.6.0", text: "Message structure exceeds limit" };
     case "malformed":
       return { code: 554, enhanced: "5.6.0", text: "Message could not be parsed" };
+    case "blocked_ip":
+      return { code: 550, enhanced: "5.7.1", text: "Client host rejected" };
+    case "blocked_sender":
+    case "blank_sender":
+      return { code: 550, enhanced: "5.7.1", text: "Sender rejected" };
+    case "dmarc_policy":
+      return { code: 550, enhanced: "5.7.1", text: "Message rejected: sender authentication failed" };
+    case "spam":
+    case "blocked_attachment":
+      return { code: 550, enhanced: "5.7.1", text: "Message rejected by policy" };
+    case "malware":
+      return { code: 554, enhanced: "5.7.1", text: "Message rejected: content not accepted" };
     case "too_many_recipients":
       return { code: 452, enhanced: "4.5.3", text: "Too many recipients" };
     case "bad_address":

@@ -14,6 +14,13 @@ export type RejectReason =
   | { reason: "unknown_recipient" }
   | { reason: "relay_denied"; domain: string }
   | { reason: "recipient_restricted" }
+  | { reason: "blocked_ip"; list: string }
+  | { reason: "blocked_sender" }
+  | { reason: "blank_sender" }
+  | { reason: "dmarc_policy"; domain: string; policy: "reject" | "quarantine" }
+  | { reason: "spam"; scl: number }
+  | { reason: "blocked_attachment"; detail: string }
+  | { reason: "malware"; name: string }
   | { reason: "directory_unavailable"; detail: string }
   | { reason: "hub_unavailable"; detail: string }
   | { reason: "agent_failed"; agent: string; detail: string };

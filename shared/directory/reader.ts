@@ -1,7 +1,7 @@
 import { fromBase64 } from "../base64.ts";
 import { withoutSubaddress } from "./address.ts";
 import { infoOf, type RecipientInfo } from "./entry.ts";
-import { type DirectoryKey, sha256Hex } from "./hash.ts";
+import { type DirectoryKey, sha256Hex, toHex } from "./hash.ts";
 import { type Manifest, parseDomainsBlob, parseManifest } from "./manifest.ts";
 import { overlayLookup, overlaySize } from "./overlay.ts";
 import { shardIndex, shardLookup, shardSize } from "./shard.ts";
@@ -15,6 +15,8 @@ export interface DirectoryReader {
   lookupRecipient(address: string): Promise<RecipientInfo | null>;
   /** A policy object by name, or null when the directory has none. */
   policy(name: string): Promise<unknown>;
+  /** The keyed hash (hex) of a normalised address: how per-recipient policy is keyed at the edge. */
+  addressKey(address: string): Promise<string>;
 }
 
 /** Where snapshot blobs come from: KV at the edge, R2 or a Map at the hub, a Map in the CLI and tests. */
@@ -79,6 +81,10 @@ export class SnapshotReader implements DirectoryReader {
     const hash = this.manifest.policies[name];
     if (hash === undefined) return null;
     return this.#load(hash, (b) => JSON.parse(new TextDecoder().decode(b)) as unknown);
+  }
+
+  async addressKey(address: string): Promise<string> {
+    return toHex(await this.#key.hashAddress(address));
   }
 
   async #lookup(address: string): Promise<RecipientInfo | null> {

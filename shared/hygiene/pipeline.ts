@@ -4,11 +4,13 @@ import { withTimeout } from "../timeout.ts";
 import type { Action, RejectReason } from "../verdict.ts";
 import { AGENTS } from "./agents/index.ts";
 import { parseMessage } from "./parse.ts";
-import type { Agent, AgentContext, AgentOutcome, AgentVerdict, Envelope, InboundMail, PipelineResult } from "./types.ts";
+import type { Agent, AgentContext, AgentOutcome, AgentVerdict, ConnectionInfo, Envelope, InboundMail, PipelineResult } from "./types.ts";
 
 export interface PipelineInput {
   envelope: Envelope;
   raw: Uint8Array;
+  /** Who connected, when the caller already knows (otherwise taken as unknown). */
+  connection?: ConnectionInfo;
 }
 
 export interface PipelineOptions {
@@ -27,11 +29,20 @@ export interface PipelineOptions {
  */
 export async function runPipeline(input: PipelineInput, ctx: AgentContext, options: PipelineOptions = {}): Promise<PipelineResult> {
   const agents = options.agents ?? AGENTS;
-  const mail: InboundMail = { envelope: input.envelope, raw: input.raw, recipients: [], email: null };
+  const mail: InboundMail = {
+    envelope: input.envelope,
+    raw: input.raw,
+    recipients: [],
+    email: null,
+    connection: input.connection ?? { ip: null, helo: null, cloudflare: null },
+    scl: null,
+    auth: null,
+    notes: {},
+  };
   const outcomes: AgentOutcome[] = [];
   const finish = (action: Action, reason: RejectReason | null): PipelineResult => ({
     action,
-    scl: 0,
+    scl: Math.max(mail.scl ?? 0, 0),
     smtp: formatReply(reason === null ? ACCEPTED_REPLY : smtpReply(reason)),
     reason,
     agents: outcomes,
