@@ -148,6 +148,7 @@ describe("hygiene pipeline", () => {
         isAcceptedDomain: async () => true,
         lookupRecipient: async () => Promise.reject(new Error("KV unavailable")),
         policy: async () => null,
+        addressKey: async () => "",
       };
       const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(buildMessage()) }, { directory: broken });
       expect(result.action).toBe("tempfail");
