@@ -32,7 +32,12 @@ export const POLICY_SCHEMAS = {
     .strictObject({ reject: scl, quarantine: scl, tag: scl })
     .refine((t) => t.tag <= t.quarantine && t.quarantine <= t.reject, "thresholds must satisfy tag ≤ quarantine ≤ reject"),
   /** Connection filter: client IPs always allowed or always blocked, each with an optional expiry. */
-  "ip-lists": z.strictObject({ allow: z.array(ipRule).max(MAX_POLICY_LIST), block: z.array(ipRule).max(MAX_POLICY_LIST) }),
+  "ip-lists": z.strictObject({
+    allow: z.array(ipRule).max(MAX_POLICY_LIST),
+    block: z.array(ipRule).max(MAX_POLICY_LIST),
+    /** DNS block lists queried over DNS-over-HTTPS (e.g. "zen.spamhaus.org"); a listed IP is refused. */
+    dnsbl: z.array(domain).max(10).optional(),
+  }),
   /** Sender filter: blocked senders and domains, and what to do with the null sender <>. */
   "sender-lists": z.strictObject({
     blockedSenders: z.array(address).max(MAX_POLICY_LIST),
