@@ -3,6 +3,7 @@ import { ACCEPTED_REPLY, formatReply, smtpReply } from "../smtp.ts";
 import { withTimeout } from "../timeout.ts";
 import type { Action, RejectReason } from "../verdict.ts";
 import { AGENTS } from "./agents/index.ts";
+import { parseConnection } from "./connection.ts";
 import { parseMessage } from "./parse.ts";
 import type { Agent, AgentContext, AgentOutcome, AgentVerdict, ConnectionInfo, Envelope, InboundMail, PipelineResult } from "./types.ts";
 
@@ -34,7 +35,7 @@ export async function runPipeline(input: PipelineInput, ctx: AgentContext, optio
     raw: input.raw,
     recipients: [],
     email: null,
-    connection: input.connection ?? { ip: null, helo: null, cloudflare: null },
+    connection: input.connection ?? parseConnection(input.raw),
     scl: null,
     auth: null,
     notes: {},

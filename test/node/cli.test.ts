@@ -40,7 +40,9 @@ describe("portcullis scan", () => {
     expect(Object.keys(first!).sort()).toEqual(["action", "agents", "file", "scl", "smtp"]);
     expect(first).toMatchObject({ file: f["a.eml"], action: "accept", scl: 0, smtp: "250 2.0.0 OK" });
     expect(second).toMatchObject({ file: "test/fixtures/welcome.eml", action: "accept" });
-    expect((first!.agents as { agent: string }[]).map((a) => a.agent)).toEqual(["limits", "recipient-filter", "parse"]);
+    const names = (first!.agents as { agent: string }[]).map((a) => a.agent);
+    expect(names[0]).toBe("limits");
+    expect(names.indexOf("recipient-filter")).toBeLessThan(names.indexOf("parse"));
   });
 
   it("gives the edge's answers for unknown recipients and foreign domains", async () => {
@@ -88,9 +90,11 @@ describe("portcullis scan", () => {
 
   it("prints a readable line per message without --json", async () => {
     const { out } = await cli("scan", "test/fixtures/welcome.eml");
-    expect(out.join("\n")).toMatch(
-      /^test\/fixtures\/welcome\.eml: ACCEPT scl=0 250 2\.0\.0 OK\n {2}limits pass · recipient-filter skip \(no directory loaded\) · parse pass$/,
-    );
+    const [summary, agents] = out.join("\n").split("\n");
+    expect(summary).toBe("test/fixtures/welcome.eml: ACCEPT scl=0 250 2.0.0 OK");
+    expect(agents).toMatch(/^ {2}limits pass · /);
+    expect(agents).toContain(" · recipient-filter skip (no directory loaded) · ");
+    expect(agents).toContain(" · parse pass");
   });
 
   it("answers usage mistakes with exit 64 and a hint", async () => {

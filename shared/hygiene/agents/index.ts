@@ -1,9 +1,18 @@
 import type { Agent } from "../types.ts";
+import { connectionFilter } from "./connection-filter.ts";
 import { limits } from "./limits.ts";
 import { recipientFilter } from "./recipient-filter.ts";
+import { senderFilter } from "./sender-filter.ts";
 
 /**
  * The agents in the order they run: cheapest first, grouped by phase. Envelope agents run before
- * the message is parsed, so a relay attempt or unknown recipient costs no parse.
+ * the message is parsed, so a relay attempt, an unknown recipient or a blocked IP costs no parse.
  */
-export const AGENTS: readonly Agent[] = [limits, recipientFilter];
+export const AGENTS: readonly Agent[] = [
+  // envelope
+  limits,
+  connectionFilter,
+  recipientFilter,
+  // headers
+  senderFilter,
+];

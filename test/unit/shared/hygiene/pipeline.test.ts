@@ -19,10 +19,13 @@ describe("hygiene pipeline", () => {
     expect(result.smtp).toBe("250 2.0.0 OK");
     expect(result.recipients).toEqual(["alice@example.com"]);
     expect(result.email?.subject).toBe("Hi");
+    // Envelope agents, then the one parse, then header and body agents, in AGENTS order.
     expect(result.agents.map((a) => [a.agent, a.result])).toEqual([
       ["limits", "pass"],
+      ["connection-filter", "skip"],
       ["recipient-filter", "pass"],
       ["parse", "pass"],
+      ["sender-filter", "pass"],
     ]);
   });
 
