@@ -1,4 +1,5 @@
 import type { AgentOutcome } from "./hygiene/types.ts";
+import type { Tags } from "./tags.ts";
 
 /**
  * The edge → hub hand-over. The delivery id is created once at the edge, before the first
@@ -15,7 +16,7 @@ export interface Delivery {
   receivedAt: string;
   subject: string | null;
   messageId: string | null;
-  verdict: { action: "accept" | "quarantine"; scl: number; agents: AgentOutcome[] };
+  verdict: { action: "accept" | "quarantine"; scl: number; agents: AgentOutcome[]; tags?: Partial<Tags> };
 }
 
 /**

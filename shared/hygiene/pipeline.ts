@@ -1,5 +1,6 @@
 import { AGENT_TIMEOUT_MS } from "../limits.ts";
 import { ACCEPTED_REPLY, formatReply, smtpReply } from "../smtp.ts";
+import { tagsFor } from "../tags.ts";
 import { withTimeout } from "../timeout.ts";
 import type { Action, RejectReason } from "../verdict.ts";
 import { AGENTS } from "./agents/index.ts";
@@ -49,6 +50,7 @@ export async function runPipeline(input: PipelineInput, ctx: AgentContext, optio
     agents: outcomes,
     recipients: action === "reject" || action === "tempfail" ? [] : mail.recipients,
     email: mail.email,
+    tags: action === "accept" || action === "quarantine" ? tagsFor(action, mail.scl, mail.notes["tag"] === "spam") : null,
   });
 
   // Parsing happens once, between the envelope agents and the first agent that reads content —

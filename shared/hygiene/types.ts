@@ -1,5 +1,6 @@
 import type { Email } from "postal-mime";
 import type { Resolver } from "../dns.ts";
+import type { Tags } from "../tags.ts";
 import type { DirectoryReader } from "../directory/reader.ts";
 import type { Action, RejectReason, Verdict } from "../verdict.ts";
 
@@ -100,4 +101,6 @@ export interface PipelineResult {
   /** Recipients the message is accepted for. */
   recipients: string[];
   email: Email | null;
+  /** Headers to add to the delivered copy (accept and quarantine only). */
+  tags: Tags | null;
 }

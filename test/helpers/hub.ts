@@ -21,6 +21,8 @@ export interface ListedMessage {
   subject: string | null;
   size: number;
   sha256: string;
+  action: string;
+  tags: Record<string, string>;
 }
 
 export async function listHubMessages(): Promise<ListedMessage[]> {

@@ -98,7 +98,7 @@ export async function handleEmail(message: IncomingEmail, env: Env): Promise<voi
         receivedAt: new Date(started).toISOString(),
         subject: result.email?.subject ?? null,
         messageId: result.email?.messageId ?? null,
-        verdict: { action: result.action, scl: result.scl, agents: result.agents },
+        verdict: { action: result.action, scl: result.scl, agents: result.agents, tags: result.tags ?? undefined },
       };
       try {
         const stored = await handOff(env, delivery);

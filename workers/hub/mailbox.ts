@@ -17,6 +17,7 @@ function validate(d: Delivery): void {
     throw new InvalidDeliveryError("envelope needs from and at least one recipient");
   }
   if (Number.isNaN(Date.parse(d.receivedAt))) throw new InvalidDeliveryError("receivedAt must be an ISO 8601 time");
+  if (d.verdict?.action !== "accept" && d.verdict?.action !== "quarantine") throw new InvalidDeliveryError("verdict.action must be accept or quarantine");
 }
 
 /**
@@ -36,7 +37,9 @@ export async function storeDelivery(env: Env, d: Delivery): Promise<IngestResult
   if (existing !== null) return { status: "duplicate", id: existing };
 
   const sha256 = await sha256Hex(d.raw);
-  const r2Key = `messages/${d.receivedAt.slice(0, 10)}/${d.deliveryId}.eml`;
+  // Quarantined mail is kept apart, so a mailbox export or onward route never picks it up by mistake.
+  const folder = d.verdict.action === "quarantine" ? "quarantine" : "messages";
+  const r2Key = `${folder}/${d.receivedAt.slice(0, 10)}/${d.deliveryId}.eml`;
   await env.MAILBOX.put(r2Key, d.raw, {
     sha256,
     httpMetadata: { contentType: "message/rfc822" },
@@ -55,6 +58,7 @@ export async function storeDelivery(env: Env, d: Delivery): Promise<IngestResult
     action: d.verdict.action,
     scl: d.verdict.scl,
     agents: d.verdict.agents,
+    tags: d.verdict.tags ?? {},
     receivedAt: d.receivedAt,
   });
   if (id !== null) return { status: "stored", id };

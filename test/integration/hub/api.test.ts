@@ -93,6 +93,32 @@ describe("messages API", () => {
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(raw);
   });
 
+  it("keeps quarantined mail apart, lists it by folder, and serves tagged copies on request", async () => {
+    const raw = bytesOf(buildMessage({ subject: "suspicious" }));
+    const held = await hub.ingest({
+      ...delivery(raw, "suspicious"),
+      verdict: { action: "quarantine", scl: 6, agents: [], tags: { "X-Portcullis-SCL": "6", "X-Portcullis-Status": "quarantined" } },
+    });
+    if (held.status !== "stored") throw new Error("not stored");
+    const stored = await env.DB.prepare("SELECT r2_key FROM messages WHERE id = ?").bind(held.id).first<{ r2_key: string }>();
+    expect(stored?.r2_key).toMatch(/^quarantine\//);
+    const quarantine = (await (await api("/api/v1/messages?folder=quarantine")).json()) as { items: { id: number; action: string }[] };
+    expect(quarantine.items.map((m) => m.id)).toEqual([held.id]);
+    const inbox = (await (await api("/api/v1/messages?folder=inbox")).json()) as { items: { id: number }[] };
+    expect(inbox.items.map((m) => m.id)).not.toContain(held.id);
+    expect((await api("/api/v1/messages?folder=spam")).status).toBe(400);
+
+    const exact = new Uint8Array(await (await api(`/api/v1/messages/${held.id}/raw`)).arrayBuffer());
+    expect(exact).toEqual(raw);
+    const tagged = new TextDecoder().decode(await (await api(`/api/v1/messages/${held.id}/raw?tagged=true`)).arrayBuffer());
+    expect(tagged).toBe(`X-Portcullis-SCL: 6\r\nX-Portcullis-Status: quarantined\r\n${new TextDecoder().decode(raw)}`);
+  });
+
+  it("refuses a hand-over whose verdict is neither accept nor quarantine", async () => {
+    const bad = { ...delivery("x", "x"), verdict: { action: "reject" as unknown as "accept", scl: 0, agents: [] } };
+    expect(await hub.ingest(bad)).toEqual({ status: "refused", error: "verdict.action must be accept or quarantine" });
+  });
+
   it.each([
     ["/api/v1/messages?limit=0", 400],
     ["/api/v1/messages?limit=501", 400],

@@ -14,6 +14,8 @@ export interface MessageRecord {
   action: string;
   scl: number;
   agents: AgentOutcome[];
+  /** Headers added to tagged copies (X-Portcullis-SCL, X-Portcullis-Status). */
+  tags: Record<string, string>;
   receivedAt: string;
   storedAt: string;
 }
@@ -32,6 +34,7 @@ interface MessageRow {
   action: string;
   scl: number;
   agents: string;
+  tags: string;
   received_at: string;
   stored_at: string;
 }
@@ -53,6 +56,7 @@ function toRecord(row: MessageRow): MessageRecord {
     action: row.action,
     scl: row.scl,
     agents: JSON.parse(row.agents) as AgentOutcome[],
+    tags: JSON.parse(row.tags) as Record<string, string>,
     receivedAt: row.received_at,
     storedAt: row.stored_at,
   };
@@ -65,8 +69,8 @@ function toRecord(row: MessageRow): MessageRecord {
 export async function insertMessage(db: D1Database, m: NewMessage): Promise<number | null> {
   const row = await db
     .prepare(
-      `INSERT INTO messages (delivery_id, edge_id, mail_from, rcpt_to, subject, message_id, size, sha256, r2_key, action, scl, agents, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO messages (delivery_id, edge_id, mail_from, rcpt_to, subject, message_id, size, sha256, r2_key, action, scl, agents, tags, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (delivery_id) DO NOTHING
        RETURNING id`,
     )
@@ -83,6 +87,7 @@ export async function insertMessage(db: D1Database, m: NewMessage): Promise<numb
       m.action,
       m.scl,
       JSON.stringify(m.agents),
+      JSON.stringify(m.tags),
       m.receivedAt,
     )
     .first<{ id: number }>();
@@ -99,11 +104,15 @@ export async function getMessage(db: D1Database, id: number): Promise<(MessageRe
   return row === null ? null : { ...toRecord(row), r2Key: row.r2_key };
 }
 
+/** Which stored messages a list shows: delivered mail, the quarantine, or both. */
+export type Folder = "inbox" | "quarantine" | "all";
+
 /** Newest first; `before` is the id to continue below (cursor pagination). */
-export async function listMessages(db: D1Database, limit: number, before: number | null): Promise<MessageRecord[]> {
+export async function listMessages(db: D1Database, limit: number, before: number | null, folder: Folder = "all"): Promise<MessageRecord[]> {
+  const action = folder === "inbox" ? "accept" : folder === "quarantine" ? "quarantine" : null;
   const { results } = await db
-    .prepare("SELECT * FROM messages WHERE id < ? ORDER BY id DESC LIMIT ?")
-    .bind(before ?? Number.MAX_SAFE_INTEGER, limit)
+    .prepare("SELECT * FROM messages WHERE id < ? AND (? IS NULL OR action = ?) ORDER BY id DESC LIMIT ?")
+    .bind(before ?? Number.MAX_SAFE_INTEGER, action, action, limit)
     .all<MessageRow>();
   return results.map(toRecord);
 }
