@@ -114,3 +114,52 @@ export const IMPORT_BATCH_ADDRESSES = 2_000;
  * the answer lists the first ones and says it was cut instead of growing with the file.
  */
 export const MAX_IMPORT_ERRORS = 1_000;
+
+/**
+ * Characters of a message's decoded text the content filter tokenises. Spam says what it sells
+ * near the top; past this, more words barely move the score, while tokenising a multi-megabyte
+ * body would cost more than parsing it.
+ */
+export const CONTENT_TEXT_SCAN_MAX_CHARS = 64 * 1024;
+
+/**
+ * Characters of an HTML body the content filter scans for tags and links. Markup is several times
+ * the size of the text it carries, hence more than the text limit; the scan is one forward pass.
+ */
+export const CONTENT_HTML_SCAN_MAX_CHARS = 256 * 1024;
+
+/**
+ * Distinct tokens the content filter takes from one message. Bounds the model look-ups per
+ * message however the text is crafted (e.g. a body of random unique words).
+ */
+export const CONTENT_MAX_TOKENS = 5_000;
+
+/**
+ * Bytes of a text attachment searched for the GTUBE test string. Text attachments are decoded
+ * only for this search, never tokenised.
+ */
+export const GTUBE_ATTACHMENT_SCAN_BYTES = 1024 * 1024;
+
+/**
+ * Largest PDF attachment whose text is extracted to look for GTUBE. Bigger PDFs are not opened:
+ * extraction inflates streams, which must stay cheap next to parsing.
+ */
+export const GTUBE_PDF_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Total bytes inflated from one PDF's streams, and streams read, while looking for GTUBE. A
+ * deflate stream expands up to ~1000×: without the cap a small PDF could inflate gigabytes
+ * inside the 128 MB isolate.
+ */
+export const GTUBE_PDF_MAX_INFLATED_BYTES = 4 * 1024 * 1024;
+export const GTUBE_PDF_MAX_STREAMS = 256;
+
+/**
+ * Most MIME parts one message may have. The parser builds a node per part: 100,000 empty parts
+ * cost ~170 MB of heap, past the 128 MB isolate limit. Real mail has a handful, a big newsletter
+ * or digest a few hundred.
+ */
+export const MAX_MIME_PARTS = 2_000;
+
+/** Distinct multipart boundaries considered when counting parts; more is itself hostile structure. */
+export const MAX_MIME_BOUNDARIES = 64;

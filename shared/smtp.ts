@@ -21,6 +21,7 @@ export function smtpReply(r: RejectReason): SmtpReply {
     case "headers_too_large":
       return { code: 552, enhanced: "5.3.4", text: "Message header size exceeds limit" };
     case "nesting_too_deep":
+    case "too_many_parts":
       return { code: 554, enhanced: "5.6.0", text: "Message structure exceeds limit" };
     case "malformed":
       return { code: 554, enhanced: "5.6.0", text: "Message could not be parsed" };

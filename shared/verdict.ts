@@ -8,6 +8,7 @@ export type RejectReason =
   | { reason: "too_large"; size: number; max: number }
   | { reason: "headers_too_large"; max: number }
   | { reason: "nesting_too_deep"; max: number }
+  | { reason: "too_many_parts"; count: number; max: number }
   | { reason: "malformed"; detail: string }
   | { reason: "too_many_recipients"; count: number; max: number }
   | { reason: "bad_address"; address: string }

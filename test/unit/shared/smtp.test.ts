@@ -17,6 +17,7 @@ describe("smtp replies", () => {
     [{ reason: "too_large", size: 30_000_000, max: 26_214_400 }, "552 5.3.4"],
     [{ reason: "headers_too_large", max: 1 }, "552 5.3.4"],
     [{ reason: "nesting_too_deep", max: 1 }, "554 5.6.0"],
+    [{ reason: "too_many_parts", count: 5000, max: 2000 }, "554 5.6.0"],
     [{ reason: "malformed", detail: "x" }, "554 5.6.0"],
     [{ reason: "too_many_recipients", count: 101, max: 100 }, "452 4.5.3"],
     [{ reason: "bad_address", address: "x" }, "553 5.1.3"],

@@ -3,7 +3,8 @@ import { memoryDirectory } from "../../../../shared/directory/memory.ts";
 import { runPipeline } from "../../../../shared/hygiene/pipeline.ts";
 import type { Agent } from "../../../../shared/hygiene/types.ts";
 import { limits } from "../../../../shared/hygiene/agents/limits.ts";
-import { MAX_HEADERS_BYTES, MAX_MIME_NESTING_DEPTH } from "../../../../shared/limits.ts";
+import { MAX_HEADERS_BYTES, MAX_MIME_NESTING_DEPTH, MAX_MIME_PARTS } from "../../../../shared/limits.ts";
+import { countMimeParts } from "../../../../shared/hygiene/parse.ts";
 import { bytesOf, buildMessage } from "../../../helpers/mail.ts";
 
 const directory = await memoryDirectory({
@@ -102,6 +103,18 @@ describe("hygiene pipeline", () => {
     const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(raw) }, { directory });
     expect(result.action).toBe("reject");
     expect(result.smtp).toMatch(/^554 5\.6\.0 /);
+  });
+
+  it("rejects a message with more MIME parts than the limit before parsing it, with 554 5.6.0", async () => {
+    const raw = `From: a@example.net\r\nMessage-ID: <p@x>\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n${"--x\r\n\r\n".repeat(MAX_MIME_PARTS + 1)}--x--\r\n`;
+    const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(raw) }, { directory });
+    expect(result.reason).toEqual({ reason: "too_many_parts", count: MAX_MIME_PARTS + 1, max: MAX_MIME_PARTS });
+    expect(result.smtp).toMatch(/^554 5\.6\.0 /);
+  });
+
+  it("counts parts per declared boundary, not every line that starts with two dashes", () => {
+    const raw = bytesOf(`Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n-- \r\nsignature\r\n--b1\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n--b2\r\n\r\na\r\n--b2\r\n\r\nb\r\n--b2--\r\n--b1--\r\n`);
+    expect(countMimeParts(raw)).toBe(4);
   });
 
   it("gives binary noise a verdict instead of throwing", async () => {
