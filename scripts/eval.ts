@@ -1,0 +1,58 @@
+/**
+ * `npm run eval`: how well the hygiene pipeline does its job, measured. Progress on stderr; the
+ * last line of stdout is one flat JSON object with dotted keys.
+ *
+ * - every message of the MIME and fuzzing corpora gets a verdict with no exception
+ * - hostile structure of every kind gets a verdict within bounded time and memory
+ */
+import path from "node:path";
+import { memoryDirectory } from "../shared/directory/memory.ts";
+import { runPipeline } from "../shared/hygiene/pipeline.ts";
+import { corpusFiles, readBytes } from "./eval/corpus.ts";
+import { robustness } from "./eval/robustness.ts";
+
+const log = (line: string): void => {
+  process.stderr.write(`eval: ${line}\n`);
+};
+const figures: Record<string, number> = {};
+const directory = await memoryDirectory({ domains: ["example.com"], recipients: ["alice@example.com"] });
+
+for (const [dir, extensions] of [
+  ["mime", [".eml", ".mbox"]],
+  ["hostile/go-fuzz", [".eml"]],
+] as const) {
+  const files = await corpusFiles(dir, [...extensions]);
+  let verdicts = 0;
+  const exceptions: string[] = [];
+  for (const file of files) {
+    try {
+      const result = await runPipeline(
+        { envelope: { from: "sender@example.net", to: ["alice@example.com"] }, raw: await readBytes(file) },
+        { directory, dns: null },
+      );
+      if (result.smtp.length > 0) verdicts++;
+    } catch (err) {
+      exceptions.push(`${path.basename(file)}: ${String(err)}`);
+    }
+  }
+  const key = dir.replace(/[/-]/g, "_");
+  figures[`eval.corpus.${key}.files`] = files.length;
+  figures[`eval.corpus.${key}.verdicts`] = verdicts;
+  figures[`eval.corpus.${key}.exceptions`] = exceptions.length;
+  log(`${dir}: ${verdicts}/${files.length} verdicts, ${exceptions.length} exceptions${exceptions.length > 0 ? `: ${exceptions.slice(0, 3).join("; ")}` : ""}`);
+}
+
+const robust = await robustness(directory);
+figures["eval.robustness.cases"] = robust.cases;
+figures["eval.robustness.verdicts"] = robust.verdicts;
+figures["eval.robustness.exceptions"] = robust.exceptions.length;
+figures["eval.robustness.overBudget"] = robust.overBudget.length;
+figures["eval.robustness.slowestMs"] = robust.slowest.ms;
+figures["eval.robustness.peakHeapMB"] = robust.heaviest.mb;
+log(
+  `hostile structure: ${robust.verdicts}/${robust.cases} verdicts; slowest ${robust.slowest.name} ${robust.slowest.ms.toFixed(0)} ms; heaviest ${robust.heaviest.name} ${robust.heaviest.mb.toFixed(1)} MB`,
+);
+for (const e of [...robust.exceptions, ...robust.overBudget]) log(`  ${e}`);
+
+const rounded = Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, Number.isInteger(v) ? v : Number(v.toFixed(4))]));
+console.log(JSON.stringify(rounded));
