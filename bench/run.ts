@@ -3,6 +3,7 @@
  * JSON object with dotted keys. Figures are measured on this machine; compare ratios within one
  * run rather than absolute times across machines.
  */
+import { hygieneFigures } from "./hygiene.ts";
 import { startStack } from "./stack.ts";
 import { lookupMicros, syncFigures } from "./sync.ts";
 
@@ -14,6 +15,9 @@ const figures: Record<string, number> = {};
 log("timing warm lookups against a 1,000,000-address snapshot (Node)");
 figures["sync.lookup.warmMicros"] = await lookupMicros();
 log(`warm lookup: ${figures["sync.lookup.warmMicros"].toFixed(2)} µs`);
+
+log("timing the hygiene pipeline against a bare parse (Node)");
+Object.assign(figures, await hygieneFigures(log));
 
 log("starting the local stack");
 const stack = await startStack();

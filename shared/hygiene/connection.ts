@@ -1,4 +1,3 @@
-import { MAX_HEADERS_BYTES } from "../limits.ts";
 import { parseIp } from "../net/cidr.ts";
 import type { ConnectionInfo } from "./types.ts";
 
@@ -14,6 +13,12 @@ const CLOUDFLARE_AUTHSERV = /^\s*(?:i=\d+\s*;\s*)?mx\.cloudflare\.net\s*;/i;
 /** Header fields above the first foreign Received that are read: enough for Cloudflare's block. */
 const MAX_TOP_FIELDS = 64;
 
+/**
+ * Bytes at the top of the message read for the stamp. Cloudflare's block is a few KiB; reading
+ * a bounded window keeps this step's cost independent of the message size.
+ */
+const MAX_TOP_BYTES = 32 * 1024;
+
 interface Field {
   name: string;
   value: string;
@@ -21,7 +26,7 @@ interface Field {
 
 /** The header fields at the top of a message, unfolded, stopping at the blank line or the limits. */
 function topFields(raw: Uint8Array): Field[] {
-  const text = new TextDecoder("latin1").decode(raw.subarray(0, Math.min(raw.byteLength, MAX_HEADERS_BYTES)));
+  const text = new TextDecoder("latin1").decode(raw.subarray(0, Math.min(raw.byteLength, MAX_TOP_BYTES)));
   const fields: Field[] = [];
   for (const line of text.split(/\r?\n/)) {
     if (line === "") break;
