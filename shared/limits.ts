@@ -163,3 +163,62 @@ export const MAX_MIME_PARTS = 2_000;
 
 /** Distinct multipart boundaries considered when counting parts; more is itself hostile structure. */
 export const MAX_MIME_BOUNDARIES = 64;
+
+/**
+ * How long one DNS-over-HTTPS question may take. A slow or black-holed resolver must not hold a
+ * message: SPF alone may ask ten questions in a row, all inside AGENT_TIMEOUT_MS. A lookup that
+ * runs out of time is a DNS error (temperror), never "no such name".
+ */
+export const DNS_QUERY_TIMEOUT_MS = 1_000;
+
+/**
+ * Answers the isolate-wide DNS cache holds. Mail from the same senders repeats the same SPF,
+ * DKIM and DMARC questions, so a warm cache saves most subrequests; the cap bounds its memory
+ * (an answer is a few hundred bytes) when a flood of distinct names would otherwise fill it.
+ */
+export const DNS_CACHE_MAX_ENTRIES = 5_000;
+
+/**
+ * Longest a DNS answer is cached (seconds), whatever its TTL says. Isolates can live for hours; a
+ * revoked DKIM key or a tightened DMARC policy must not be ignored for the day-long TTLs some
+ * zones publish.
+ */
+export const DNS_CACHE_MAX_TTL_SECONDS = 3_600;
+
+/**
+ * Longest "no such name / no such record" is cached (seconds), and how long when the answer
+ * carries no SOA to take it from (RFC 2308). Short, so a record published a moment ago (a new
+ * DKIM selector) is seen soon, while a flood of questions for a missing name is still absorbed.
+ */
+export const DNS_NEGATIVE_CACHE_MAX_TTL_SECONDS = 300;
+export const DNS_NEGATIVE_CACHE_DEFAULT_TTL_SECONDS = 60;
+
+/**
+ * Largest DNS-over-HTTPS response body read (bytes). A DNS message is at most 64 KiB, which its
+ * JSON form (quoting, field names) keeps well under this; a bigger body is not a DNS answer and
+ * is refused while it is read, before it is buffered and parsed.
+ */
+export const MAX_DOH_RESPONSE_BYTES = 256 * 1024;
+
+/**
+ * DKIM-Signature fields verified per message. Each costs a key lookup and a signature check, and
+ * each distinct canonicalisation or l= value a pass over the whole body: without a cap a message
+ * with hundreds of signatures multiplies CPU and DNS work. Real mail carries one to three.
+ */
+export const MAX_DKIM_SIGNATURES = 8;
+
+/**
+ * DNS questions the authentication agent may ask for one message (SPF, DKIM and ARC keys, DMARC
+ * policy walks together; repeated questions are answered once). SPF's own limits — 10 lookups,
+ * 2 void lookups (RFC 7208 §4.6.4) — are mailauth's; this cap bounds the total so one crafted
+ * message cannot spend the invocation's subrequests (50 on the Free plan). Past it, lookups fail
+ * as temperror.
+ */
+export const MAX_AUTH_DNS_LOOKUPS = 40;
+
+/**
+ * Time the authentication agent gives DNS for one message. Past it every further lookup fails at
+ * once (temperror), so the agent still returns the results it has within AGENT_TIMEOUT_MS
+ * instead of being cut off by the pipeline with none.
+ */
+export const AUTH_DNS_BUDGET_MS = 3_500;

@@ -1,0 +1,12 @@
+/**
+ * The parts of mailauth the authentication agent uses, imported by path. The package's entry
+ * point also loads BIMI, MTA-STS and an HTTP client the edge never needs; its type definitions
+ * pull Node's types into the Workers programs. This file is the one place that names mailauth's
+ * internal modules (typed in mailauth.d.ts beside it), so an upgrade is checked here.
+ */
+export { DkimVerifier } from "mailauth/lib/dkim/dkim-verifier.js";
+export { writeToStream } from "mailauth/lib/tools.js";
+export { spf } from "mailauth/lib/spf/index.js";
+export { evaluateDmarc } from "mailauth/lib/dmarc/verify.js";
+export { arc } from "mailauth/lib/arc/index.js";
+export { trusted as arcCommunitySealers } from "mailauth/lib/arc/trustlist.js";
