@@ -38,6 +38,25 @@ async function corpusService(request: Request): Promise<Response> {
   return new Response(await readFile(target));
 }
 
+/**
+ * A DNS-over-HTTPS server for the edge's tests: the worker's outbound fetches land here. It knows
+ * the records in TEST_DNS and answers NXDOMAIN for everything else, at once — tests never depend on
+ * the internet, and mail from unknown domains resolves like it would for a real edge.
+ */
+const TEST_DNS: Record<string, Record<string, string[]>> = {
+  "_dmarc.reject.example": { TXT: ["v=DMARC1; p=reject"] },
+  "reject.example": { TXT: ["v=spf1 ip4:192.0.2.0/24 -all"] },
+};
+const DNS_TYPES: Record<string, number> = { A: 1, CNAME: 5, MX: 15, TXT: 16, AAAA: 28, PTR: 12 };
+async function dohService(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const name = (url.searchParams.get("name") ?? "").toLowerCase().replace(/\.$/, "");
+  const type = url.searchParams.get("type") ?? "A";
+  const records = TEST_DNS[name]?.[type];
+  const Answer = (records ?? []).map((data) => ({ name, type: DNS_TYPES[type], TTL: 300, data: type === "TXT" ? `"${data}"` : data }));
+  return Response.json({ Status: TEST_DNS[name] === undefined ? 3 : 0, Answer }, { headers: { "content-type": "application/dns-json" } });
+}
+
 /** The hub as an auxiliary worker of the edge's tests (built by test/global-setup.ts). */
 const hubAuxiliary = {
   name: "portcullis-hub",
@@ -75,12 +94,15 @@ export default defineConfig({
               bindings: {
                 DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY,
                 SYNC_SIGNING_KEY: TEST_SECRETS.SYNC_SIGNING_KEY,
+                // Answered by dohService through the outbound service below.
+                DNS_OVER_HTTPS: "https://dns.test/dns-query",
                 TEST_ADMIN_TOKEN: TEST_SECRETS.ADMIN_TOKEN,
                 TEST_MIGRATIONS: migrations,
               },
               // Test-only views of the hub: its database (to apply migrations) and its HTTP API.
               d1Databases: { HUB_DB: "hub-db" },
               serviceBindings: { HUB_API: "portcullis-hub", CORPUS: corpusService },
+              outboundService: dohService,
               workers: [hubAuxiliary],
             },
           }),

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { memoryDirectory } from "../shared/directory/memory.ts";
+import { DohResolver } from "../shared/dns/doh.ts";
 import type { DirectoryReader } from "../shared/directory/reader.ts";
 import type { RecipientRecord } from "../shared/directory/snapshot.ts";
 import { runPipeline } from "../shared/hygiene/pipeline.ts";
@@ -16,6 +17,8 @@ Runs the edge's hygiene pipeline on each message, offline, and prints its verdic
              {"domains": ["example.com"], "recipients": ["alice@example.com",
               {"address": "ops@example.com", "aliases": ["noc@example.com"], "rejectInternet": true}]}
              without it no directory is loaded and recipient validation is skipped
+  --dns      look things up over DNS-over-HTTPS (SPF, DKIM, DMARC, DNS block lists); offline
+             without it: authentication reports "none" and block lists are skipped
   --json     one JSON object per message: {"file","action","scl","smtp","agents":[…]}
 Exit code 0 when every message got a verdict, whatever the verdicts; 1 if a file could not be read.`;
 
@@ -87,10 +90,12 @@ export async function scan(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...ENVELOPE_OPTIONS, policy: { type: "string" } },
+    options: { ...ENVELOPE_OPTIONS, policy: { type: "string" }, dns: { type: "boolean", default: false } },
   });
   if (positionals.length === 0) throw new UsageError("scan needs at least one message file");
   const directory = values.policy === undefined ? null : await loadPolicy(values.policy);
+  // Offline unless asked: SPF/DKIM/DMARC report "none" and DNS block lists are skipped.
+  const dns = values.dns ? new DohResolver() : null;
 
   let exit: number = EXIT.ok;
   for (const file of positionals) {
@@ -105,7 +110,7 @@ export async function scan(argv: string[], io: Io): Promise<number> {
       continue;
     }
     const envelope = { from: values.from ?? headerFrom(raw), to: values.to === undefined ? [] : [values.to] };
-    const result = await runPipeline({ envelope, raw }, { directory });
+    const result = await runPipeline({ envelope, raw }, { directory, dns, now: Date.now });
     const report: ScanReport = { file, action: result.action, scl: result.scl, smtp: result.smtp, agents: result.agents };
     io.out(values.json ? JSON.stringify(report) : formatHuman(report));
   }

@@ -1,5 +1,6 @@
 import type { Delivery } from "../../shared/delivery.ts";
 import { sha256Hex } from "../../shared/directory/hash.ts";
+import { DohResolver } from "../../shared/dns/doh.ts";
 import { runPipeline } from "../../shared/hygiene/pipeline.ts";
 import type { PipelineResult } from "../../shared/hygiene/types.ts";
 import { MAX_MESSAGE_BYTES } from "../../shared/limits.ts";
@@ -14,6 +15,16 @@ import { EDGE_DIRECTORY_PATH } from "../../shared/directory/publish-http.ts";
 
 export { DirectoryLease } from "./lease.do.ts";
 export { EdgeDirectory };
+
+let resolver: { endpoint: string; dns: DohResolver } | undefined;
+
+/** DNS for SPF, DKIM, DMARC and block lists: DNS-over-HTTPS with an isolate-wide answer cache; null when DNS_OVER_HTTPS is empty. */
+function dnsFor(env: Env): DohResolver | null {
+  const endpoint = env.DNS_OVER_HTTPS;
+  if (!endpoint) return null;
+  if (resolver?.endpoint !== endpoint) resolver = { endpoint, dns: new DohResolver({ endpoint }) };
+  return resolver.dns;
+}
 
 /**
  * Thrown to answer the sending server with a temporary failure (4xx): Email Routing turns an
@@ -67,7 +78,7 @@ export async function handleEmail(message: IncomingEmail, env: Env): Promise<voi
     const directory = await openDirectory(env);
     result = await runPipeline(
       { envelope: { from: message.from, to: [message.to] }, raw },
-      { directory },
+      { directory, dns: dnsFor(env), now: Date.now },
       {
         onAgentError: (agent, error) => console.error(JSON.stringify({ event: "agent_error", agent, error: String(error) })),
       },

@@ -1,4 +1,5 @@
 import type { Agent } from "../types.ts";
+import { authentication } from "./authentication.ts";
 import { connectionFilter } from "./connection-filter.ts";
 import { limits } from "./limits.ts";
 import { recipientFilter } from "./recipient-filter.ts";
@@ -15,4 +16,5 @@ export const AGENTS: readonly Agent[] = [
   recipientFilter,
   // headers
   senderFilter,
+  authentication,
 ];

@@ -75,6 +75,15 @@ describe("edge email()", () => {
     expect(email.rejected()).toMatch(/^552 5\.3\.4 /);
   });
 
+  it("rejects a DMARC p=reject failure with 550 5.7.1, looking DNS up over DNS-over-HTTPS", async () => {
+    const stamp = "Received: from mx.attacker.example (203.0.113.5) by cloudflare-email.net (unknown) id 1; Sat, 21 Nov 2026 09:00:00 +0000\r\n";
+    const raw = stamp + buildMessage({ from: "CEO <ceo@reject.example>", subject: "wire transfer" });
+    const email = mockEmail({ from: "ceo@reject.example", to: "alice@example.com", raw });
+    await handleEmail(email.message, env);
+    expect(email.rejected()).toBe("550 5.7.1 Message rejected: sender authentication failed");
+    expect((await listHubMessages()).some((m) => m.subject === "wire transfer")).toBe(false);
+  });
+
   it("throws (temporary SMTP failure) when the hub cannot be reached — never a bounce", async () => {
     const unreachable: HubIngestApi = { ingest: async () => Promise.reject(new Error("connection refused")) };
     const email = mockEmail({ from: "sender@example.net", to: "alice@example.com", raw: buildMessage({ subject: "during outage" }) });
