@@ -222,3 +222,62 @@ export const MAX_AUTH_DNS_LOOKUPS = 40;
  * instead of being cut off by the pipeline with none.
  */
 export const AUTH_DNS_BUDGET_MS = 3_500;
+
+/**
+ * Containers the attachment checks open inside one another: archives, compressed files,
+ * uuencoded blocks and attached messages (a zip inside a zip inside a forwarded message is 3).
+ * Every level costs a decompression or a parse; "42.zip"-style bombs and forwarding loops nest
+ * deeply to multiply that cost. Deeper content cannot be inspected, so the message is refused.
+ */
+export const MAX_ARCHIVE_DEPTH = 5;
+
+/**
+ * Files across every archive of one message. Reading a name costs little, but a crafted archive
+ * lists hundreds of thousands of entries to exhaust CPU (and the recipient's unpacker); past the
+ * limit the message is refused, since what is not listed cannot be checked.
+ */
+export const MAX_ARCHIVE_ENTRIES = 10_000;
+
+/**
+ * Sum of the sizes archive members declare, across one message (bytes). A 25 MiB message that
+ * unpacks to more than this is a decompression bomb aimed at the recipient's disk or scanner,
+ * whether or not the gateway ever expands it.
+ */
+export const MAX_ARCHIVE_EXPANDED_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Bytes the gateway itself decompresses for one message: the heads of archive members and the
+ * whole of nested archives. Bounds CPU and memory inside the 128 MB isolate, which also holds the
+ * message; an archive that needs more to be inspected is refused.
+ */
+export const MAX_ARCHIVE_INFLATE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Highest expanded : compressed ratio of an archive member at least ARCHIVE_RATIO_MIN_BYTES big.
+ * Text compresses about 10:1 and little real data beats 100:1; DEFLATE reaches 1032:1 only on
+ * runs of one byte, the material of zip bombs.
+ */
+export const MAX_ARCHIVE_COMPRESSION_RATIO = 100;
+
+/** Smallest expanded size the ratio check applies to: a few KiB of zeros compress 1000:1 and harm no one. */
+export const ARCHIVE_RATIO_MIN_BYTES = 1024 * 1024;
+
+/**
+ * Bytes read from the start of every attachment and archive member to tell its true type (magic
+ * numbers sit in the first bytes) and to spot the EICAR test file (at most 128 bytes). Fixed, so
+ * checking a 20 MB attachment costs what checking a 20 KB one does.
+ */
+export const ATTACHMENT_HEAD_BYTES = 4096;
+
+/**
+ * Bytes read at each end of a PDF for /Encrypt, /JavaScript and /OpenAction: the trailer and,
+ * usually, the catalog sit at the end, linearized files put them at the start. Scanning a whole
+ * PDF would cost time in proportion to its size.
+ */
+export const PDF_SCAN_BYTES = 16 * 1024;
+
+/**
+ * Directory entries read from an OLE2 (legacy Office, MSI) file to find macro streams. Real
+ * documents have tens; the bound stops a crafted, looping or huge directory from costing more.
+ */
+export const MAX_OLE2_DIRECTORY_ENTRIES = 4096;

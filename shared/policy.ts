@@ -91,6 +91,8 @@ export const POLICY_SCHEMAS = {
       }),
     )
     .max(10_000),
+  /** Malware agent: SHA-256 digests (lower-case hex) of attachment contents to refuse as malware. */
+  malware: z.strictObject({ blockedSha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(MAX_POLICY_LIST) }),
 } as const;
 
 export type PolicyName = keyof typeof POLICY_SCHEMAS;

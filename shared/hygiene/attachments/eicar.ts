@@ -1,0 +1,36 @@
+import { sha256Hex } from "../../directory/hash.ts";
+
+/**
+ * The EICAR anti-malware test file, recognised the way its specification defines it: the file
+ * starts with the 68-character test string, optionally followed by whitespace (space, tab, CR,
+ * LF, Ctrl-Z), at most 128 bytes in all. So the first 128 bytes of a file decide, whatever its size.
+ *
+ * The string is matched by its SHA-256, not spelled out: no copy of the test file sits in the
+ * source tree, where scanners on developers' machines would quarantine it.
+ */
+
+/** Longest a file may be and still be the EICAR test file. */
+export const EICAR_MAX_BYTES = 128;
+export const EICAR_LENGTH = 68;
+const EICAR_SHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+/** The first characters, to rule most files out without hashing. */
+export const EICAR_START = "X5O!P%@AP";
+/** The whitespace the specification allows after the string: space, tab, LF, CR, Ctrl-Z. */
+export const EICAR_TRAILING = " \t\n\r\x1a";
+const START = [...EICAR_START].map((c) => c.charCodeAt(0));
+const TRAILING = new Set([...EICAR_TRAILING].map((c) => c.charCodeAt(0)));
+
+/**
+ * Whether a file is the EICAR test file.
+ *
+ * @param head the file's first bytes — at least EICAR_MAX_BYTES of them, or all of it.
+ * @param size the file's size in bytes.
+ * @example
+ * await isEicar(bytes.subarray(0, 128), bytes.length) // true for eicar.com
+ */
+export async function isEicar(head: Uint8Array, size: number): Promise<boolean> {
+  if (size < EICAR_LENGTH || size > EICAR_MAX_BYTES || head.length < size) return false;
+  if (!START.every((b, i) => head[i] === b)) return false;
+  for (let i = EICAR_LENGTH; i < size; i++) if (!TRAILING.has(head[i]!)) return false;
+  return (await sha256Hex(head.slice(0, EICAR_LENGTH))) === EICAR_SHA256;
+}
