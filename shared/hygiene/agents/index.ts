@@ -1,7 +1,9 @@
 import type { Agent } from "../types.ts";
+import { attachmentFilter } from "./attachment-filter.ts";
 import { authentication } from "./authentication.ts";
 import { connectionFilter } from "./connection-filter.ts";
 import { limits } from "./limits.ts";
+import { malware } from "./malware.ts";
 import { recipientFilter } from "./recipient-filter.ts";
 import { senderFilter } from "./sender-filter.ts";
 
@@ -17,4 +19,8 @@ export const AGENTS: readonly Agent[] = [
   // headers
   senderFilter,
   authentication,
+  // body — malware first, so a virus is reported as one (554) rather than as a blocked attachment;
+  // both read the same inspection of the message's files, built once.
+  malware,
+  attachmentFilter,
 ];

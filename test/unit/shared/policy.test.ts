@@ -12,6 +12,7 @@ describe("policy validation", () => {
       "safe-senders": { global: ["@partner.example"], perRecipient: { "alice@example.com": ["mum@family.example"] } },
       attachments: { blockedExtensions: ["exe", "js"], blockedContentTypes: ["application/x-msdownload"], blockEncryptedArchives: true, blockMacros: true },
       hubs: [{ id: "hub-a", transport: "binding", binding: "HUB", priority: 10, weight: 50, maxConcurrency: 20 }],
+      malware: { blockedSha256: ["a".repeat(64)] },
       "relay-clients": [
         { id: "sharepoint", name: "SharePoint", keyHash: "a".repeat(64), allowedIps: ["10.0.0.0/8"], allowedSenders: ["@example.com"], ratePerMinute: 600 },
       ],

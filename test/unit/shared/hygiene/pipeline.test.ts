@@ -27,6 +27,9 @@ describe("hygiene pipeline", () => {
       ["recipient-filter", "pass"],
       ["parse", "pass"],
       ["sender-filter", "pass"],
+      ["authentication", "skip"],
+      ["malware", "pass"],
+      ["attachment-filter", "pass"],
     ]);
   });
 
@@ -113,7 +116,9 @@ describe("hygiene pipeline", () => {
   });
 
   it("counts parts per declared boundary, not every line that starts with two dashes", () => {
-    const raw = bytesOf(`Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n-- \r\nsignature\r\n--b1\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n--b2\r\n\r\na\r\n--b2\r\n\r\nb\r\n--b2--\r\n--b1--\r\n`);
+    const raw = bytesOf(
+      `Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n-- \r\nsignature\r\n--b1\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n--b2\r\n\r\na\r\n--b2\r\n\r\nb\r\n--b2--\r\n--b1--\r\n`,
+    );
     expect(countMimeParts(raw)).toBe(4);
   });
 

@@ -1,0 +1,153 @@
+/**
+ * The statistical half of the content filter: Gary Robinson's token probabilities combined with
+ * Fisher's chi-squared method, as SpamBayes does. Each token's probability comes from how many
+ * spam and ham messages contained it (document counts, not occurrences), pulled towards 0.5 when
+ * it was seen only a few times; the strongest clues of a message are combined into one
+ * probability that is close to 0 or 1 only when the evidence agrees, and near 0.5 when it is
+ * mixed or thin — which keeps false positives rare.
+ */
+
+/** A trained model: document counts per token hash, sorted by hash for binary search. */
+export interface BayesModel {
+  /** Spam and ham messages trained on. */
+  nspam: number;
+  nham: number;
+  /** Token hashes, ascending. */
+  hashes: Uint32Array;
+  /** Spam and ham messages that contained each token (same index as `hashes`). */
+  spam: Uint32Array;
+  ham: Uint32Array;
+}
+
+/** Robinson's "s": how much weight the prior (0.5) has against a token's own evidence. */
+export const UNKNOWN_WORD_STRENGTH = 0.45;
+/** The prior probability of a token never or rarely seen. */
+export const UNKNOWN_WORD_PROB = 0.5;
+/** Tokens closer to 0.5 than this are not evidence either way and are ignored. */
+export const MIN_PROB_STRENGTH = 0.1;
+/** Strongest clues combined per message: more adds noise from weak tokens (SpamBayes' default). */
+export const MAX_DISCRIMINATORS = 150;
+
+/** Options for {@link trainModel}: what keeps the vocabulary small and general. */
+export interface TrainOptions {
+  /** A token must occur in at least this many training messages to be kept. */
+  minDocs: number;
+  /** At most this many tokens are kept, the strongest first. */
+  maxTokens: number;
+}
+
+/** A token's probability of spam from its counts (Robinson's f(w)). */
+export function tokenProbability(model: Pick<BayesModel, "nspam" | "nham">, spam: number, ham: number): number {
+  const spamRatio = spam / Math.max(model.nspam, 1);
+  const hamRatio = ham / Math.max(model.nham, 1);
+  const raw = spamRatio + hamRatio === 0 ? UNKNOWN_WORD_PROB : spamRatio / (spamRatio + hamRatio);
+  const n = spam + ham;
+  return (UNKNOWN_WORD_STRENGTH * UNKNOWN_WORD_PROB + n * raw) / (UNKNOWN_WORD_STRENGTH + n);
+}
+
+/**
+ * Trains a model from messages' token hashes.
+ *
+ * @example
+ * const model = trainModel([{ tokens: [tokenHash("viagra")], spam: true }, …], { minDocs: 3, maxTokens: 40_000 });
+ */
+export function trainModel(docs: Iterable<{ tokens: Iterable<number>; spam: boolean }>, options: TrainOptions): BayesModel {
+  if (!Number.isInteger(options.minDocs) || options.minDocs < 1) throw new RangeError("minDocs must be a positive integer");
+  if (!Number.isInteger(options.maxTokens) || options.maxTokens < 1) throw new RangeError("maxTokens must be a positive integer");
+  let nspam = 0;
+  let nham = 0;
+  const counts = new Map<number, [number, number]>();
+  for (const doc of docs) {
+    if (doc.spam) nspam++;
+    else nham++;
+    for (const hash of new Set(doc.tokens)) {
+      let c = counts.get(hash);
+      if (c === undefined) counts.set(hash, (c = [0, 0]));
+      c[doc.spam ? 0 : 1]++;
+    }
+  }
+  const totals = { nspam, nham };
+  const kept: { hash: number; spam: number; ham: number; strength: number }[] = [];
+  for (const [hash, [spam, ham]] of counts) {
+    if (spam + ham < options.minDocs) continue;
+    const strength = Math.abs(tokenProbability(totals, spam, ham) - 0.5);
+    // A token that can never be a clue costs space and buys nothing.
+    if (strength < MIN_PROB_STRENGTH) continue;
+    kept.push({ hash, spam, ham, strength });
+  }
+  kept.sort((a, b) => b.strength - a.strength || b.spam + b.ham - (a.spam + a.ham) || a.hash - b.hash);
+  const chosen = kept.slice(0, options.maxTokens).sort((a, b) => a.hash - b.hash);
+  return {
+    nspam,
+    nham,
+    hashes: Uint32Array.from(chosen, (t) => t.hash),
+    spam: Uint32Array.from(chosen, (t) => t.spam),
+    ham: Uint32Array.from(chosen, (t) => t.ham),
+  };
+}
+
+/** Index of `hash` in the model, or -1. */
+function find(model: BayesModel, hash: number): number {
+  let lo = 0;
+  let hi = model.hashes.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const h = model.hashes[mid]!;
+    if (h === hash) return mid;
+    if (h < hash) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Upper tail of the chi-squared distribution with an even number of degrees of freedom. */
+export function chi2Q(x2: number, degrees: number): number {
+  const m = x2 / 2;
+  let term = Math.exp(-m);
+  let sum = term;
+  for (let i = 1; i < degrees / 2; i++) {
+    term *= m / i;
+    sum += term;
+  }
+  return Math.min(sum, 1);
+}
+
+/** The outcome of scoring one message. */
+export interface BayesScore {
+  /** Probability the message is spam, 0–1 (0.5 when there is no evidence). */
+  probability: number;
+  /** Clues combined (tokens the model knows that are far enough from 0.5). */
+  clues: number;
+}
+
+/**
+ * Scores a message's token hashes.
+ *
+ * @example
+ * spamProbability(model, tokens) // { probability: 0.998, clues: 87 }
+ */
+export function spamProbability(model: BayesModel, tokens: Iterable<number>): BayesScore {
+  const probs: number[] = [];
+  for (const hash of tokens) {
+    const i = find(model, hash);
+    if (i === -1) continue;
+    const p = tokenProbability(model, model.spam[i]!, model.ham[i]!);
+    if (Math.abs(p - 0.5) >= MIN_PROB_STRENGTH) probs.push(p);
+  }
+  if (probs.length === 0) return { probability: 0.5, clues: 0 };
+  if (probs.length > MAX_DISCRIMINATORS) {
+    probs.sort((a, b) => Math.abs(b - 0.5) - Math.abs(a - 0.5));
+    probs.length = MAX_DISCRIMINATORS;
+  }
+  // Fisher: -2 Σ ln p is chi-squared with 2n degrees of freedom when the p are uniform.
+  let lnHam = 0;
+  let lnSpam = 0;
+  for (const p of probs) {
+    lnHam += Math.log(p);
+    lnSpam += Math.log(1 - p);
+  }
+  const n = probs.length;
+  const spamness = 1 - chi2Q(-2 * lnSpam, 2 * n);
+  const hamness = 1 - chi2Q(-2 * lnHam, 2 * n);
+  return { probability: (spamness - hamness + 1) / 2, clues: n };
+}
