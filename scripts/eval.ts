@@ -3,12 +3,15 @@
  * last line of stdout is one flat JSON object with dotted keys.
  *
  * - every message of the MIME and fuzzing corpora gets a verdict with no exception
+ * - every file of the hostile corpora (EICAR, GTUBE, risky attachments, ClamAV) is acted on as
+ *   the agents' documentation says
  * - hostile structure of every kind gets a verdict within bounded time and memory
  */
 import path from "node:path";
 import { memoryDirectory } from "../shared/directory/memory.ts";
 import { runPipeline } from "../shared/hygiene/pipeline.ts";
 import { corpusFiles, readBytes } from "./eval/corpus.ts";
+import { HOSTILE_EXPECTATIONS, hostileCorpus } from "./eval/hostile.ts";
 import { robustness } from "./eval/robustness.ts";
 
 const log = (line: string): void => {
@@ -40,6 +43,15 @@ for (const [dir, extensions] of [
   figures[`eval.corpus.${key}.verdicts`] = verdicts;
   figures[`eval.corpus.${key}.exceptions`] = exceptions.length;
   log(`${dir}: ${verdicts}/${files.length} verdicts, ${exceptions.length} exceptions${exceptions.length > 0 ? `: ${exceptions.slice(0, 3).join("; ")}` : ""}`);
+}
+
+for (const dir of Object.keys(HOSTILE_EXPECTATIONS)) {
+  const report = await hostileCorpus(dir, directory);
+  const key = dir.replace(/[/-]/g, "_");
+  figures[`eval.${key}.files`] = report.files;
+  figures[`eval.${key}.asDocumented`] = report.asDocumented;
+  figures[`eval.${key}.percent`] = report.files === 0 ? 0 : (100 * report.asDocumented) / report.files;
+  log(`${dir}: ${report.asDocumented}/${report.files} acted on as documented${report.misses.length > 0 ? `; ${report.misses.join("; ")}` : ""}`);
 }
 
 const robust = await robustness(directory);

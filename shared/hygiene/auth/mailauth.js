@@ -9,4 +9,6 @@ export { writeToStream } from "mailauth/lib/tools.js";
 export { spf } from "mailauth/lib/spf/index.js";
 export { evaluateDmarc } from "mailauth/lib/dmarc/verify.js";
 export { arc } from "mailauth/lib/arc/index.js";
-export { trusted as arcCommunitySealers } from "mailauth/lib/arc/trustlist.js";
+// A CommonJS object whose properties Node's ESM loader cannot name: read it as the default export.
+import trustlist from "mailauth/lib/arc/trustlist.js";
+export const arcCommunitySealers = trustlist.trusted;
