@@ -2,6 +2,8 @@
  * `npm run eval`: how well the hygiene pipeline does its job, measured. Progress on stderr; the
  * last line of stdout is one flat JSON object with dotted keys.
  *
+ * - the content filter's spam recall and ham false-positive rate, 10-fold cross-validated on
+ *   spam-train (never testing a message on a model trained with it)
  * - every message of the MIME and fuzzing corpora gets a verdict with no exception
  * - every file of the hostile corpora (EICAR, GTUBE, risky attachments, ClamAV) is acted on as
  *   the agents' documentation says
@@ -11,6 +13,7 @@ import path from "node:path";
 import { memoryDirectory } from "../shared/directory/memory.ts";
 import { runPipeline } from "../shared/hygiene/pipeline.ts";
 import { corpusFiles, readBytes } from "./eval/corpus.ts";
+import { crossValidateContent } from "./eval-content.ts";
 import { HOSTILE_EXPECTATIONS, hostileCorpus } from "./eval/hostile.ts";
 import { robustness } from "./eval/robustness.ts";
 
@@ -51,8 +54,21 @@ for (const dir of Object.keys(HOSTILE_EXPECTATIONS)) {
   figures[`eval.${key}.files`] = report.files;
   figures[`eval.${key}.asDocumented`] = report.asDocumented;
   figures[`eval.${key}.percent`] = report.files === 0 ? 0 : (100 * report.asDocumented) / report.files;
-  log(`${dir}: ${report.asDocumented}/${report.files} acted on as documented${report.misses.length > 0 ? `; ${report.misses.join("; ")}` : ""}`);
+  log(
+    `${dir}: ${report.asDocumented}/${report.files} acted on as documented${report.misses.length > 0 ? `; missed: ${report.misses.join("; ")}` : ""}${report.notes.length > 0 ? `; note: ${report.notes.join("; ")}` : ""}`,
+  );
 }
+
+log("10-fold cross-validation of the content filter on spam-train");
+const cv = await crossValidateContent();
+figures["eval.content.folds"] = cv.folds.length;
+figures["eval.content.recall"] = cv.recall;
+figures["eval.content.fpr"] = cv.fpr;
+figures["eval.content.recallAtReject"] = cv.recallAtReject;
+figures["eval.content.fprAtReject"] = cv.fprAtReject;
+log(
+  `content filter: spam recall ${(100 * cv.recall).toFixed(1)} %, ham false positives ${(100 * cv.fpr).toFixed(2)} % (SCL ≥ quarantine); at reject ${(100 * cv.recallAtReject).toFixed(1)} % / ${(100 * cv.fprAtReject).toFixed(2)} %`,
+);
 
 const robust = await robustness(directory);
 figures["eval.robustness.cases"] = robust.cases;

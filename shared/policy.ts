@@ -78,6 +78,11 @@ export const POLICY_SCHEMAS = {
       }),
     )
     .max(100),
+  /**
+   * The content filter's statistical model (base64, see shared/hygiene/content/model-codec.ts).
+   * The hub ships the model it was built with unless an administrator sets another.
+   */
+  "content-model": z.strictObject({ version: z.string().min(1).max(100), model: z.base64().max(4 * 1024 * 1024) }),
   /** Applications allowed to relay through the edge; keys are stored only as SHA-256 hashes. */
   "relay-clients": z
     .array(

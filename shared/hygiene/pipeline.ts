@@ -101,5 +101,7 @@ function describe(agent: string, verdict: AgentVerdict): AgentOutcome {
   if (verdict.action === "continue" || verdict.action === "accept") {
     return { agent, result: verdict.skipped ? "skip" : "pass", reason: verdict.note ?? verdict.action };
   }
-  return { agent, result: "fail", reason: verdict.reason.reason };
+  return verdict.note === undefined
+    ? { agent, result: "fail", reason: verdict.reason.reason }
+    : { agent, result: "fail", reason: verdict.reason.reason, detail: verdict.note };
 }

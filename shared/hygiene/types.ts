@@ -87,7 +87,10 @@ export type AgentVerdict = Verdict & { note?: string; skipped?: boolean };
 export interface AgentOutcome {
   agent: string;
   result: "pass" | "fail" | "skip";
+  /** A short note, or for `fail` the reason code (e.g. "unknown_recipient"). */
   reason: string;
+  /** For `fail`: what the agent saw (e.g. "SCL 9: GTUBE in text"). Never shown to the sender. */
+  detail?: string;
 }
 
 export interface PipelineResult {

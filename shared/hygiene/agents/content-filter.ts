@@ -4,6 +4,7 @@ import { findSafeSender } from "../content/safe-senders.ts";
 import { sclBand } from "../content/scl.ts";
 import { type ContentScore, scoreMessage } from "../content/score.ts";
 import { thresholdsFor } from "../content/thresholds.ts";
+import { readPolicy } from "../../policy.ts";
 import { CONTINUE, reject } from "../../verdict.ts";
 import type { Agent } from "../types.ts";
 
@@ -51,7 +52,9 @@ export function createContentFilter(options: ContentFilterOptions = {}): Agent {
         }
       }
       const thresholds = await thresholdsFor(directory, mail.recipients);
-      const score = scoreMessage(mail.email, loadModel(modelBlob), { auth: mail.auth, now: (ctx.now ?? Date.now)() });
+      // The model travels in the directory snapshot; the shipped one is the fallback (offline scans).
+      const synced = directory === null ? null : await readPolicy(directory, "content-model");
+      const score = scoreMessage(mail.email, loadModel(synced?.model ?? modelBlob), { auth: mail.auth, now: (ctx.now ?? Date.now)() });
       mail.scl = score.scl;
       const note = describe(score);
       switch (sclBand(score.scl, thresholds)) {

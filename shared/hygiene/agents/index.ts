@@ -2,6 +2,7 @@ import type { Agent } from "../types.ts";
 import { attachmentFilter } from "./attachment-filter.ts";
 import { authentication } from "./authentication.ts";
 import { connectionFilter } from "./connection-filter.ts";
+import { contentFilter } from "./content-filter.ts";
 import { limits } from "./limits.ts";
 import { malware } from "./malware.ts";
 import { recipientFilter } from "./recipient-filter.ts";
@@ -23,4 +24,6 @@ export const AGENTS: readonly Agent[] = [
   // both read the same inspection of the message's files, built once.
   malware,
   attachmentFilter,
+  // last: it reads the authentication results and the attachment flags, and is the most expensive
+  contentFilter,
 ];

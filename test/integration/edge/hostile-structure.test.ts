@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { handleEmail } from "../../../workers/edge/index.ts";
-import { hostileInputs } from "../../../scripts/eval/robustness.ts";
+import { hostileInputs } from "../../../scripts/eval/hostile-inputs.ts";
 import { mockEmail } from "../../helpers/email-event.ts";
 import { seedEdgeDirectory } from "../../helpers/edge-directory.ts";
 import { migrateHub } from "../../helpers/hub.ts";

@@ -13,6 +13,7 @@ describe("policy validation", () => {
       attachments: { blockedExtensions: ["exe", "js"], blockedContentTypes: ["application/x-msdownload"], blockEncryptedArchives: true, blockMacros: true },
       hubs: [{ id: "hub-a", transport: "binding", binding: "HUB", priority: 10, weight: 50, maxConcurrency: 20 }],
       malware: { blockedSha256: ["a".repeat(64)] },
+      "content-model": { version: "PCB1-test", model: "AAAA" },
       "relay-clients": [
         { id: "sharepoint", name: "SharePoint", keyHash: "a".repeat(64), allowedIps: ["10.0.0.0/8"], allowedSenders: ["@example.com"], ratePerMinute: 600 },
       ],

@@ -8,6 +8,10 @@ import { BlobSet, domainsBlob, finishSnapshot, policyBlob } from "../../../share
 import { toHex } from "../../../shared/directory/hash.ts";
 import { directoryKey } from "../directory-key.ts";
 import { isPolicyName, policyForEdge } from "../../../shared/policy.ts";
+import { DEFAULT_MODEL, MODEL_INFO } from "../../../shared/hygiene/content/default-model.ts";
+
+/** The shipped model's version: its format and the SHA-256 of its bytes. */
+const DEFAULT_MODEL_VERSION = `${MODEL_INFO.format}-${MODEL_INFO.sha256.slice(0, 16)}`;
 import {
   changedHashesSince,
   countAddresses,
@@ -65,7 +69,11 @@ export async function currentSnapshot(env: Env): Promise<CurrentSnapshot> {
   const set = new BlobSet();
   const domains = await set.put(domainsBlob(await listDomainNames(env.DB)));
   const policies: Record<string, string> = {};
-  for (const [name, body] of Object.entries(await listPolicies(env.DB))) {
+  const stored = await listPolicies(env.DB);
+  // The content filter's model ships with every snapshot: the one this hub was built with,
+  // unless an administrator set another.
+  stored["content-model"] ??= { version: DEFAULT_MODEL_VERSION, model: DEFAULT_MODEL };
+  for (const [name, body] of Object.entries(stored)) {
     if (isPolicyName(name)) policies[name] = await set.put(policyBlob(await policyForEdge(name, body, key)));
   }
   const count = await countAddresses(env.DB);

@@ -89,7 +89,7 @@ describe("content filter", () => {
         expect(result.action, file).toBe("reject");
         expect(result.reason, file).toEqual({ reason: "spam", scl: 9 });
         expect(result.smtp, file).toMatch(/^550 5\.7\.1 /);
-        expect(outcome(result), file).toEqual({ agent: "content-filter", result: "fail", reason: "spam" });
+        expect(outcome(result), file).toEqual({ agent: "content-filter", result: "fail", reason: "spam", detail: expect.stringMatching(/^SCL 9: GTUBE in /) });
         expect((await check(await readCorpus(file))).verdict, file).toMatchObject({
           note: expect.stringMatching(/^SCL 9: GTUBE in (text$|html$|attachment |pdf )/),
         });

@@ -30,6 +30,7 @@ describe("hygiene pipeline", () => {
       ["authentication", "skip"],
       ["malware", "pass"],
       ["attachment-filter", "pass"],
+      ["content-filter", "pass"],
     ]);
   });
 
@@ -125,7 +126,7 @@ describe("hygiene pipeline", () => {
   it("gives binary noise a verdict instead of throwing", async () => {
     const noise = new Uint8Array(4096).map((_, i) => (i * 7919) % 256);
     const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: noise }, { directory });
-    expect(["accept", "reject"]).toContain(result.action);
+    expect(["accept", "reject", "quarantine"]).toContain(result.action);
   });
 
   describe("failure modes", () => {
