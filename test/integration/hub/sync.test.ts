@@ -50,8 +50,8 @@ describe("EdgeSync from the hub", () => {
       ["edge-a", "committed"],
       ["edge-b", "committed"],
     ]);
-    // domains blob, one shard, manifest
-    expect(first.body.edges.every((e) => e.blobsWritten === 3)).toBe(true);
+    // domains blob, one shard, the content filter's model, manifest
+    expect(first.body.edges.every((e) => e.blobsWritten === 4)).toBe(true);
 
     const view = await api<EdgesView>("/api/v1/edges");
     expect(view.body.items.map((e) => e.converged)).toEqual([true, true]);
