@@ -4,6 +4,7 @@
  * parent runs it once with a tiny message and once with a 25 MiB one; the difference is what the
  * big message cost, whatever the garbage collector did in between.
  */
+import { readFile } from "node:fs/promises";
 import PostalMime from "postal-mime";
 import { memoryDirectory } from "../shared/directory/memory.ts";
 import { runPipeline } from "../shared/hygiene/pipeline.ts";
@@ -27,4 +28,8 @@ const action =
   process.argv[3] === "parse"
     ? (await PostalMime.parse(raw)) && "parsed"
     : (await runPipeline({ envelope: { from: "a@example.net", to: ["alice@example.com"] }, raw }, { directory, dns: null })).action;
-console.log(JSON.stringify({ bytes: raw.byteLength, action, maxRssKiB: process.resourceUsage().maxRSS }));
+// VmHWM is this address space's own high-water mark. getrusage's maxRSS is not: Linux carries it
+// over fork and exec, so a child of a big parent would report the parent's peak.
+const status = await readFile("/proc/self/status", "utf8").catch(() => "");
+const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1];
+console.log(JSON.stringify({ bytes: raw.byteLength, action, maxRssKiB: hwm === undefined ? process.resourceUsage().maxRSS : Number(hwm) }));

@@ -281,3 +281,10 @@ export const PDF_SCAN_BYTES = 16 * 1024;
  * documents have tens; the bound stops a crafted, looping or huge directory from costing more.
  */
 export const MAX_OLE2_DIRECTORY_ENTRIES = 4096;
+
+/**
+ * Most header fields in a message's top-level header block. Real mail has a few dozen (a long
+ * Received chain maybe a hundred); tens of thousands of tiny fields stay under MAX_HEADERS_BYTES
+ * yet make every agent that walks the headers do work per field.
+ */
+export const MAX_HEADER_FIELDS = 1_000;

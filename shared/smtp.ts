@@ -19,6 +19,7 @@ export function smtpReply(r: RejectReason): SmtpReply {
     case "too_large":
       return { code: 552, enhanced: "5.3.4", text: "Message size exceeds fixed limit" };
     case "headers_too_large":
+    case "too_many_headers":
       return { code: 552, enhanced: "5.3.4", text: "Message header size exceeds limit" };
     case "nesting_too_deep":
     case "too_many_parts":

@@ -7,6 +7,7 @@
 export type RejectReason =
   | { reason: "too_large"; size: number; max: number }
   | { reason: "headers_too_large"; max: number }
+  | { reason: "too_many_headers"; count: number; max: number }
   | { reason: "nesting_too_deep"; max: number }
   | { reason: "too_many_parts"; count: number; max: number }
   | { reason: "malformed"; detail: string }

@@ -1,5 +1,5 @@
 import PostalMime, { type Email } from "postal-mime";
-import { MAX_HEADERS_BYTES, MAX_MIME_BOUNDARIES, MAX_MIME_NESTING_DEPTH, MAX_MIME_PARTS, MAX_RFC822_NESTING_DEPTH } from "../limits.ts";
+import { MAX_HEADER_FIELDS, MAX_HEADERS_BYTES, MAX_MIME_BOUNDARIES, MAX_MIME_NESTING_DEPTH, MAX_MIME_PARTS, MAX_RFC822_NESTING_DEPTH } from "../limits.ts";
 import type { RejectReason } from "../verdict.ts";
 
 export type ParseResult = { ok: true; email: Email } | { ok: false; reason: RejectReason };
@@ -9,6 +9,8 @@ export type ParseResult = { ok: true; email: Email } | { ok: false; reason: Reje
  * refuses becomes a reason (size of the header block, nesting, or malformed).
  */
 export async function parseMessage(raw: Uint8Array): Promise<ParseResult> {
+  const fields = countHeaderFields(raw);
+  if (fields > MAX_HEADER_FIELDS) return { ok: false, reason: { reason: "too_many_headers", count: fields, max: MAX_HEADER_FIELDS } };
   const parts = countMimeParts(raw);
   if (parts > MAX_MIME_PARTS) return { ok: false, reason: { reason: "too_many_parts", count: parts, max: MAX_MIME_PARTS } };
   try {
@@ -93,4 +95,21 @@ export function countMimeParts(raw: Uint8Array): number {
     }
   }
   return parts;
+}
+
+/**
+ * Header fields in the top-level header block (lines up to the first empty line that do not
+ * start with white space), counted on the bytes, stopping one past the limit.
+ */
+export function countHeaderFields(raw: Uint8Array): number {
+  let fields = 0;
+  let lineStart = 0;
+  for (;;) {
+    const first = raw[lineStart];
+    if (first === undefined || first === 0x0d || first === LF) return fields; // end of the header block
+    if (first !== 0x20 && first !== 0x09 && ++fields > MAX_HEADER_FIELDS) return fields;
+    const nl = raw.indexOf(LF, lineStart);
+    if (nl === -1) return fields;
+    lineStart = nl + 1;
+  }
 }

@@ -16,6 +16,7 @@ describe("smtp replies", () => {
     [{ reason: "malware", name: "EICAR" }, "554 5.7.1"],
     [{ reason: "too_large", size: 30_000_000, max: 26_214_400 }, "552 5.3.4"],
     [{ reason: "headers_too_large", max: 1 }, "552 5.3.4"],
+    [{ reason: "too_many_headers", count: 20000, max: 1000 }, "552 5.3.4"],
     [{ reason: "nesting_too_deep", max: 1 }, "554 5.6.0"],
     [{ reason: "too_many_parts", count: 5000, max: 2000 }, "554 5.6.0"],
     [{ reason: "malformed", detail: "x" }, "554 5.6.0"],

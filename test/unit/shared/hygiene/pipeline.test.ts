@@ -3,8 +3,8 @@ import { memoryDirectory } from "../../../../shared/directory/memory.ts";
 import { runPipeline } from "../../../../shared/hygiene/pipeline.ts";
 import type { Agent } from "../../../../shared/hygiene/types.ts";
 import { limits } from "../../../../shared/hygiene/agents/limits.ts";
-import { MAX_HEADERS_BYTES, MAX_MIME_NESTING_DEPTH, MAX_MIME_PARTS } from "../../../../shared/limits.ts";
-import { countMimeParts } from "../../../../shared/hygiene/parse.ts";
+import { MAX_HEADER_FIELDS, MAX_HEADERS_BYTES, MAX_MIME_NESTING_DEPTH, MAX_MIME_PARTS } from "../../../../shared/limits.ts";
+import { countHeaderFields, countMimeParts } from "../../../../shared/hygiene/parse.ts";
 import { bytesOf, buildMessage } from "../../../helpers/mail.ts";
 
 const directory = await memoryDirectory({
@@ -95,6 +95,14 @@ describe("hygiene pipeline", () => {
     expect(result.action).toBe("reject");
     expect(result.smtp).toMatch(/^552 5\.3\.4 /);
     expect(result.agents.at(-1)).toEqual({ agent: "parse", result: "fail", reason: "headers_too_large" });
+  });
+
+  it("rejects more header fields than the limit with 552 5.3.4, counting folded lines once", async () => {
+    const many = `${Array.from({ length: MAX_HEADER_FIELDS + 1 }, (_, i) => `X-H${i}: v`).join("\r\n")}\r\n\r\nbody`;
+    const result = await runPipeline({ envelope: envelope(["alice@example.com"]), raw: bytesOf(many) }, { directory });
+    expect(result.reason).toEqual({ reason: "too_many_headers", count: MAX_HEADER_FIELDS + 1, max: MAX_HEADER_FIELDS });
+    expect(result.smtp).toMatch(/^552 5\.3\.4 /);
+    expect(countHeaderFields(bytesOf("A: 1\r\n folded\r\n\tagain\r\nB: 2\r\n\r\nC: body"))).toBe(2);
   });
 
   it("rejects MIME nested past the limit with 554 5.6.0", async () => {
