@@ -1,3 +1,4 @@
+import { concatBytes, readBounded } from "../bytes.ts";
 import { DnsError, type RecordType, type Resolver } from "../dns.ts";
 import {
   DNS_CACHE_MAX_ENTRIES,
@@ -169,7 +170,7 @@ export class DohResolver implements Resolver {
     }
     let text: string;
     try {
-      text = await readBounded(response, MAX_DOH_RESPONSE_BYTES);
+      text = await readBoundedText(response, MAX_DOH_RESPONSE_BYTES);
     } catch (error) {
       throw new DnsError(`DNS answer for ${qname} ${type} could not be read: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -182,22 +183,9 @@ export class DohResolver implements Resolver {
 }
 
 /** The body as text, refusing (and cancelling) one longer than `max` bytes instead of buffering it. */
-async function readBounded(response: Response, max: number): Promise<string> {
+async function readBoundedText(response: Response, max: number): Promise<string> {
   if (response.body === null) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      throw new Error(`more than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder().decode(concatBytes(chunks));
+  return new TextDecoder().decode(await readBounded(response.body, max));
 }
 
 interface DohRecord {
@@ -290,16 +278,6 @@ function joinTxt(data: string): string {
     }
   }
   return new TextDecoder().decode(concatBytes(parts));
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }
 
 /** At most 253 characters in labels of 1–63 (RFC 1035 §2.3.4); anything else cannot exist. */

@@ -65,7 +65,7 @@ export async function handleEmail(message: IncomingEmail, env: Env): Promise<voi
   }
   let raw: Uint8Array;
   try {
-    raw = await readRaw(message.raw, message.rawSize, MAX_MESSAGE_BYTES);
+    raw = await readRaw(message.raw, MAX_MESSAGE_BYTES);
   } catch (err) {
     if (!(err instanceof TooLargeError)) throw err;
     const smtp = refuse(message, { reason: "too_large", size: message.rawSize, max: MAX_MESSAGE_BYTES });

@@ -6,6 +6,7 @@
  */
 
 import { fromBase64 } from "../../base64.ts";
+import { concatBytes } from "../../bytes.ts";
 
 /** The key does not suit the signature's algorithm (an RSA key for an Ed25519 signature, say). */
 export class KeyMismatchError extends Error {
@@ -74,8 +75,8 @@ export function spkiFromPem(pem: string): Uint8Array<ArrayBuffer> {
   const der = new Uint8Array(fromBase64(match[2]!.replace(/\s+/g, "")));
   if (match[1] === "PUBLIC KEY") return der;
   if (match[1] === "RSA PUBLIC KEY") {
-    const algorithm = derElement(0x30, concat([RSA_ENCRYPTION_OID, DER_NULL]));
-    return derElement(0x30, concat([algorithm, derElement(0x03, concat([Uint8Array.of(0), der]))]));
+    const algorithm = derElement(0x30, concatBytes([RSA_ENCRYPTION_OID, DER_NULL]));
+    return derElement(0x30, concatBytes([algorithm, derElement(0x03, concatBytes([Uint8Array.of(0), der]))]));
   }
   throw new KeyMismatchError(`unexpected PEM type ${match[1]}`);
 }
@@ -112,15 +113,5 @@ export function derElement(tag: number, contents: Uint8Array): Uint8Array<ArrayB
     for (let n = length; n > 0; n = Math.floor(n / 256)) lengthBytes.unshift(n & 0xff);
     header = [tag, 0x80 | lengthBytes.length, ...lengthBytes];
   }
-  return concat([Uint8Array.from(header), contents]);
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
+  return concatBytes([Uint8Array.from(header), contents]);
 }

@@ -4,7 +4,8 @@
  * only verifies.
  */
 import { toBase64 } from "../../../../../shared/base64.ts";
-import { concat, derElement } from "../../../../../shared/hygiene/auth/webcrypto.ts";
+import { concatBytes as concat } from "../../../../../shared/bytes.ts";
+import { derElement } from "../../../../../shared/hygiene/auth/webcrypto.ts";
 
 export type DkimAlgorithm = "rsa-sha256" | "rsa-sha1" | "ed25519-sha256";
 export type Canonicalization = "simple" | "relaxed";
