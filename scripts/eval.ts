@@ -4,6 +4,7 @@
  *
  * - the content filter's spam recall and ham false-positive rate, 10-fold cross-validated on
  *   spam-train (never testing a message on a model trained with it)
+ * - the DKIM/ARC/SPF vectors of corpora/auth give the expected results (in workerd, stub resolver)
  * - every message of the MIME and fuzzing corpora gets a verdict with no exception
  * - every file of the hostile corpora (EICAR, GTUBE, risky attachments, ClamAV) is acted on as
  *   the agents' documentation says
@@ -14,6 +15,7 @@ import { memoryDirectory } from "../shared/directory/memory.ts";
 import { runPipeline } from "../shared/hygiene/pipeline.ts";
 import { corpusFiles, readBytes } from "./eval/corpus.ts";
 import { crossValidateContent } from "./eval-content.ts";
+import { authVectors } from "./eval/auth-vectors.ts";
 import { HOSTILE_EXPECTATIONS, hostileCorpus } from "./eval/hostile.ts";
 import { robustness } from "./eval/robustness.ts";
 
@@ -69,6 +71,12 @@ figures["eval.content.fprAtReject"] = cv.fprAtReject;
 log(
   `content filter: spam recall ${(100 * cv.recall).toFixed(1)} %, ham false positives ${(100 * cv.fpr).toFixed(2)} % (SCL ≥ quarantine); at reject ${(100 * cv.recallAtReject).toFixed(1)} % / ${(100 * cv.fprAtReject).toFixed(2)} %`,
 );
+
+log("DKIM, ARC and SPF vectors of corpora/auth, in workerd with a stub resolver");
+const vectors = authVectors();
+figures["eval.auth.tests"] = vectors.tests;
+figures["eval.auth.passed"] = vectors.passed;
+log(`authentication vectors: ${vectors.passed}/${vectors.tests} as expected${vectors.failed.length > 0 ? `; failed: ${vectors.failed.join("; ")}` : ""}`);
 
 const robust = await robustness(directory);
 figures["eval.robustness.cases"] = robust.cases;
