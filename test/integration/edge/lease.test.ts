@@ -81,7 +81,8 @@ describe("the edge's directory lease", () => {
 
     // hub-b takes a short lease, writes half of v2's blobs, and dies before committing.
     const v2 = await snapshotOf({ domains: ["example.com"], recipients: Array.from({ length: 9000 }, (_, i) => `after-${i}@example.com`) });
-    const lease = await edge.acquire("hub-b", 300);
+    // Long enough to write a blob on a loaded machine, short enough to wait out.
+    const lease = await edge.acquire("hub-b", 1_000);
     if (!lease.ok) throw new Error("hub-b should get the lease");
     const blobs = [...v2.blobs].filter(([hash]) => hash !== v2.root).map(([hash, bytes]) => ({ hash, bytes }));
     expect((await edge.putBlobs(lease.token, blobs.slice(0, 1))).ok).toBe(true);
@@ -93,7 +94,7 @@ describe("the edge's directory lease", () => {
     expect(await reader.lookupRecipient("before@example.com")).not.toBeNull();
     expect(await reader.lookupRecipient("after-1@example.com")).toBeNull();
 
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 1_200));
     const completed = await publish(v2, "hub-c");
     expect(completed.status).toBe("committed");
     const after = await readerFor((await edge.status()).current!.root);
@@ -108,7 +109,7 @@ describe("the edge's directory lease", () => {
   it("refuses a commit with a stale or expired token, and one with no lease at all", async () => {
     const snap = await snapshotOf({ domains: ["example.net"], recipients: ["x@example.net"] });
     const edge = edgeDirectory();
-    const first = await edge.acquire("hub-a", 100);
+    const first = await edge.acquire("hub-a", 600);
     if (!first.ok) throw new Error("lease expected");
     expect(
       (
@@ -118,7 +119,7 @@ describe("the edge's directory lease", () => {
         )
       ).ok,
     ).toBe(true);
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 800));
     expect(await edge.commit(first.token, snap.root)).toEqual({ ok: false, reason: "expired" });
     const second = await edge.acquire("hub-b", LEASE_TTL_MS);
     if (!second.ok) throw new Error("lease expected after expiry");
