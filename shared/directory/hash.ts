@@ -29,6 +29,8 @@ export function toHex(bytes: Uint8Array): string {
  */
 const HASH_CACHE_ENTRIES = 8192;
 
+let cachedKey: { secret: string; key: Promise<DirectoryKey> } | null = null;
+
 export class DirectoryKey {
   readonly id: string;
   readonly #key: CryptoKey;
@@ -37,6 +39,24 @@ export class DirectoryKey {
   private constructor(key: CryptoKey, id: string) {
     this.#key = key;
     this.id = id;
+  }
+
+  /**
+   * The key for a secret, imported once per isolate (again only if the secret changes). A failed
+   * import (secret missing or too short) is not kept, so fixing the secret takes effect at once.
+   *
+   * @example
+   * const key = await DirectoryKey.cached(env.DIRECTORY_KEY);
+   */
+  static cached(secret: string): Promise<DirectoryKey> {
+    if (cachedKey === null || cachedKey.secret !== secret) {
+      const key = DirectoryKey.import(secret);
+      cachedKey = { secret, key };
+      key.catch(() => {
+        if (cachedKey?.key === key) cachedKey = null;
+      });
+    }
+    return cachedKey.key;
   }
 
   /**

@@ -48,7 +48,6 @@ class BlobCache {
 const blobCache = new BlobCache();
 let pointer: { version: DirectoryVersion | null; readAt: number } | undefined;
 let reader: { root: string; secret: string; reader: Promise<SnapshotReader> } | undefined;
-let key: { secret: string; key: Promise<DirectoryKey> } | undefined;
 
 function kvBlobSource(env: Env): BlobSource {
   return {
@@ -86,8 +85,7 @@ export async function openDirectory(env: Env): Promise<SnapshotReader> {
   if (version === null) throw new SnapshotError("no directory version has been committed to this edge yet");
   const secret = env.DIRECTORY_KEY;
   if (reader === undefined || reader.root !== version.root || reader.secret !== secret) {
-    if (key === undefined || key.secret !== secret) key = { secret, key: DirectoryKey.import(secret) };
-    const opening = key.key.then((k) => SnapshotReader.open(version.root, k, kvBlobSource(env)));
+    const opening = DirectoryKey.cached(secret).then((k) => SnapshotReader.open(version.root, k, kvBlobSource(env)));
     reader = { root: version.root, secret, reader: opening };
     // Do not keep a failed open (a KV hiccup) for the rest of the isolate's life.
     opening.catch(() => {

@@ -8,7 +8,7 @@ import { formatReply, smtpReply } from "../../shared/smtp.ts";
 import type { RejectReason } from "../../shared/verdict.ts";
 import { handOff } from "./deliver.ts";
 import { openDirectory } from "./directory.ts";
-import { TooLargeError, readRaw } from "./raw.ts";
+import { TooLargeError, readBounded } from "../../shared/bytes.ts";
 import { EdgeDirectory } from "./publish.ts";
 import { handleSignedDirectory } from "./publish-http.ts";
 import { EDGE_DIRECTORY_PATH } from "../../shared/directory/publish-http.ts";
@@ -65,7 +65,8 @@ export async function handleEmail(message: IncomingEmail, env: Env): Promise<voi
   }
   let raw: Uint8Array;
   try {
-    raw = await readRaw(message.raw, MAX_MESSAGE_BYTES);
+    // Read once: the stream cannot be read again, so every later step reuses these bytes.
+    raw = await readBounded(message.raw, MAX_MESSAGE_BYTES);
   } catch (err) {
     if (!(err instanceof TooLargeError)) throw err;
     const smtp = refuse(message, { reason: "too_large", size: message.rawSize, max: MAX_MESSAGE_BYTES });

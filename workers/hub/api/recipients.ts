@@ -1,7 +1,6 @@
 import { type Context, Hono } from "hono";
 import { normaliseAddress, normaliseDomain } from "../../../shared/directory/address.ts";
-import type { DirectoryKey } from "../../../shared/directory/hash.ts";
-import { directoryKey } from "../directory-key.ts";
+import { DirectoryKey } from "../../../shared/directory/hash.ts";
 import {
   IMPORT_BATCH_ADDRESSES,
   MAX_ADDRESS_LENGTH,
@@ -52,7 +51,7 @@ interface ImportSummary {
 
 /** The directory key, or a 503 that says which secret is missing. */
 function hashingKey(env: Env): Promise<DirectoryKey> {
-  return directoryKey(env).catch(() => {
+  return DirectoryKey.cached(env.DIRECTORY_KEY).catch(() => {
     throw new ApiError(503, "not_configured", "Recipients cannot be written: set the DIRECTORY_KEY secret.");
   });
 }

@@ -5,8 +5,7 @@ import { OVERLAY_MAX_ENTRIES, type OverlayChange } from "../../../shared/directo
 import type { BlobSource } from "../../../shared/directory/reader.ts";
 import { encodeSortedShard, shardBitsFor, shardIndex } from "../../../shared/directory/shard.ts";
 import { BlobSet, domainsBlob, finishSnapshot, policyBlob } from "../../../shared/directory/snapshot.ts";
-import { toHex } from "../../../shared/directory/hash.ts";
-import { directoryKey } from "../directory-key.ts";
+import { DirectoryKey, toHex } from "../../../shared/directory/hash.ts";
 import { isPolicyName, policyForEdge } from "../../../shared/policy.ts";
 import { DEFAULT_MODEL, MODEL_INFO } from "../../../shared/hygiene/content/default-model.ts";
 
@@ -65,7 +64,7 @@ export async function currentSnapshot(env: Env): Promise<CurrentSnapshot> {
     if (manifest !== null) return { ...latest, manifest, blobHashes: [latest.root, ...manifestBlobs(manifest)], built: false, kind: "existing" };
   }
 
-  const key = await directoryKey(env);
+  const key = await DirectoryKey.cached(env.DIRECTORY_KEY);
   const set = new BlobSet();
   const domains = await set.put(domainsBlob(await listDomainNames(env.DB)));
   const policies: Record<string, string> = {};
@@ -154,7 +153,7 @@ async function backfillAddresses(env: Env): Promise<void> {
   for (;;) {
     const missing = await recipientsWithoutAddresses(env.DB, BACKFILL_BATCH);
     if (missing.length === 0) return;
-    const key = await directoryKey(env);
+    const key = await DirectoryKey.cached(env.DIRECTORY_KEY);
     const rows = await Promise.all(
       missing.map(async (r) => {
         const address = normaliseAddress(r.address) ?? r.address;

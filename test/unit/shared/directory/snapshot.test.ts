@@ -97,6 +97,17 @@ describe("directory snapshot", () => {
     expect(b.root).toBe(a.root);
   });
 
+  it("imports a key once per isolate and secret, and does not keep a failed import", async () => {
+    const a = await DirectoryKey.cached(SECRET);
+    expect(await DirectoryKey.cached(SECRET)).toBe(a);
+    const b = await DirectoryKey.cached("another-directory-key-0123456789");
+    expect(b).not.toBe(a);
+    expect(b.id).not.toBe(a.id);
+    await expect(DirectoryKey.cached("short")).rejects.toThrow(/at least 16/);
+    await expect(DirectoryKey.cached("short")).rejects.toThrow(/at least 16/);
+    expect((await DirectoryKey.cached(SECRET)).id).toBe(a.id);
+  });
+
   it("refuses a short key", async () => {
     await expect(DirectoryKey.import("short")).rejects.toThrow(/at least 16/);
   });
