@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import { attachmentFilter, DEFAULT_ATTACHMENT_POLICY, DEFAULT_BLOCKED_EXTENSIONS } from "../../../../shared/hygiene/agents/attachment-filter.ts";
 import { limits } from "../../../../shared/hygiene/agents/limits.ts";
 import { inspectMessage } from "../../../../shared/hygiene/attachments/inventory.ts";
-import type { InboundMail } from "../../../../shared/hygiene/types.ts";
 import { MAX_ARCHIVE_DEPTH, MAX_ARCHIVE_ENTRIES } from "../../../../shared/limits.ts";
 import { listCorpus, readCorpus } from "../../../helpers/corpus.ts";
+import { inboundMail } from "../../../helpers/inbound.ts";
 import { bytes, directoryWith, emailOf, markEncrypted, MSI_CLSID, messageWith, noise, ole2Of, parsed, scan, tarOf } from "./attachments/fixtures.ts";
 
 const FILTER = [limits, attachmentFilter];
@@ -213,16 +213,7 @@ describe("attachment-filter", () => {
     it("leaves the flags in the notes for the content filter", async () => {
       const raw = await readCorpus("hostile/risky-attachments/rspamd-pdf_js.eml");
       const email = await parsed(raw);
-      const mail: InboundMail = {
-        envelope: { from: "a@example.net", to: ["alice@example.com"] },
-        raw,
-        recipients: ["alice@example.com"],
-        email,
-        connection: { ip: null, helo: null, cloudflare: null },
-        scl: null,
-        auth: null,
-        notes: {},
-      };
+      const mail = inboundMail(email, { raw });
       expect(await attachmentFilter.check(mail, { directory: null })).toMatchObject({ action: "continue" });
       expect(mail.notes["attachment-flags"]).toBe("pdf-autoaction pdf-javascript");
     });
@@ -272,16 +263,7 @@ describe("attachment-filter", () => {
         { filename: "report.pdf", mimeType: "application/pdf", content: new Uint8Array([...bytes("%PDF-1.7\n"), ...noise(size)]) },
         { filename: "data.zip", mimeType: "application/zip", content: zipSync({ "data.csv": [noise(size), { level: 1 }] }) },
       ]);
-      const mail: InboundMail = {
-        envelope: { from: "a@example.net", to: ["alice@example.com"] },
-        raw: new Uint8Array(0),
-        recipients: ["alice@example.com"],
-        email,
-        connection: { ip: null, helo: null, cloudflare: null },
-        scl: null,
-        auth: null,
-        notes: {},
-      };
+      const mail = inboundMail(email);
       expect(await attachmentFilter.check(mail, { directory: null })).toMatchObject({ action: "continue" });
       const { work } = await inspectMessage(email);
       costs.push(work.scanned + work.inflated);

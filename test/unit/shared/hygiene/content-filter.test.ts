@@ -9,9 +9,10 @@ import { GTUBE } from "../../../../shared/hygiene/content/gtube.ts";
 import { modelToBase64 } from "../../../../shared/hygiene/content/model-codec.ts";
 import { parseMessage } from "../../../../shared/hygiene/parse.ts";
 import { runPipeline } from "../../../../shared/hygiene/pipeline.ts";
-import type { Agent, AgentContext, AuthResults, InboundMail } from "../../../../shared/hygiene/types.ts";
+import type { Agent, AgentContext, AuthResults } from "../../../../shared/hygiene/types.ts";
 import { listCorpus, readCorpus } from "../../../helpers/corpus.ts";
 import { buildMessage, bytesOf } from "../../../helpers/mail.ts";
+import { inboundMail } from "../../../helpers/inbound.ts";
 
 const NOW = Date.parse("2026-11-21T09:00:00Z");
 const SECRET = "content-filter-test-key-0123456789abcdef";
@@ -57,16 +58,11 @@ async function check(
 ) {
   const parsed = await parseMessage(bytesOf(raw));
   if (!parsed.ok) throw new Error("test message did not parse");
-  const mail: InboundMail = {
+  const mail = inboundMail(parsed.email, {
     envelope: { from: options.from ?? "sender@example.net", to: ["alice@example.com"] },
     raw: bytesOf(raw),
-    recipients: ["alice@example.com"],
-    email: parsed.email,
-    connection: { ip: null, helo: null, cloudflare: null },
-    scl: null,
     auth: options.auth ?? null,
-    notes: {},
-  };
+  });
   const verdict = await (options.agent ?? contentFilter).check(mail, { directory: options.directory ?? plainDirectory, now: () => NOW });
   return { verdict, mail };
 }
@@ -208,16 +204,7 @@ describe("content filter", () => {
   it("does not score a message an earlier agent trusted (SCL -1)", async () => {
     const parsed = await parseMessage(bytesOf(buildMessage({ body: GTUBE })));
     if (!parsed.ok) throw new Error("did not parse");
-    const mail: InboundMail = {
-      envelope: { from: "a@b.example", to: ["alice@example.com"] },
-      raw: new Uint8Array(),
-      recipients: ["alice@example.com"],
-      email: parsed.email,
-      connection: { ip: null, helo: null, cloudflare: null },
-      scl: -1,
-      auth: null,
-      notes: {},
-    };
+    const mail = inboundMail(parsed.email, { envelope: { from: "a@b.example", to: ["alice@example.com"] }, scl: -1 });
     expect(await contentFilter.check(mail, { directory: null })).toMatchObject({ action: "continue", skipped: true });
     expect(mail.scl).toBe(-1);
   });
