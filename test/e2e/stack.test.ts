@@ -1,9 +1,10 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchStack, type LaunchedStack } from "../../scripts/launch.ts";
 import { freePort, portFree } from "../../scripts/ports.ts";
 
 /**
@@ -14,47 +15,15 @@ import { freePort, portFree } from "../../scripts/ports.ts";
 const root = path.resolve(import.meta.dirname, "../..");
 const bin = path.join(root, "node_modules", ".bin");
 const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`, FORCE_COLOR: "0" };
-const READY = "Press Ctrl-C to stop.";
 const exec = promisify(execFile);
 
-interface Stack {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function startStack(edgePort: number, hubPort: number, state: string): Promise<Stack> {
-  const child = spawn(path.join(bin, "node"), ["scripts/start.ts", "--edge-port", String(edgePort), "--hub-port", String(hubPort), "--state", state], {
-    cwd: root,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const deadline = Date.now() + 150_000;
-  while (!output.includes(READY)) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early (${child.exitCode}):\n${output}`);
-    if (Date.now() > deadline) throw new Error(`npm start was not ready in time:\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { child, output: () => output, exited };
-}
-
-async function stopStack(stack: Stack): Promise<number | null> {
-  if (stack.child.exitCode === null) stack.child.kill("SIGINT");
-  return Promise.race([
-    stack.exited,
-    new Promise<number | null>((_, fail) => setTimeout(() => fail(new Error("npm start did not stop after SIGINT")), 30_000)),
-  ]);
-}
+const startStack = (edgePort: number, hubPort: number, state: string): Promise<LaunchedStack> => launchStack({ edgePort, hubPort, state, timeoutMs: 150_000 });
 
 describe("npm start → send → fetch back", () => {
   let edgePort: number;
   let hubPort: number;
   let state: string;
-  let stack: Stack | undefined;
+  let stack: LaunchedStack | undefined;
   let edge: string;
   let hub: string;
   let token: string;
@@ -71,7 +40,7 @@ describe("npm start → send → fetch back", () => {
   });
 
   afterAll(async () => {
-    if (stack !== undefined && stack.child.exitCode === null) await stopStack(stack).catch(() => stack?.child.kill("SIGKILL"));
+    if (stack !== undefined && stack.child.exitCode === null) await stack.stop().catch(() => stack?.child.kill("SIGKILL"));
     await rm(state, { recursive: true, force: true });
   });
 
@@ -155,7 +124,7 @@ describe("npm start → send → fetch back", () => {
   });
 
   it("stops everything on Ctrl-C and reuses the state on the next start", async () => {
-    expect(await stopStack(stack!)).toBe(0);
+    expect(await stack!.stop()).toBe(0);
     expect(await portFree(edgePort)).toBe(true);
     expect(await portFree(hubPort)).toBe(true);
 
