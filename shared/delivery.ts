@@ -26,9 +26,17 @@ export interface Delivery {
  */
 export type IngestResult = { status: "stored" | "duplicate"; id: number } | { status: "refused"; error: string };
 
-/** The hub's RPC surface for edges. */
+/** A hub's answer to a health probe. */
+export interface HubPing {
+  status: "ok";
+  hubId: string;
+}
+
+/** The hub's RPC surface for edges (over a service binding, or {@link httpHubIngest} over signed HTTPS). */
 export interface HubIngestApi {
   ingest(delivery: Delivery): Promise<IngestResult>;
+  /** The active health probe: answers only when the hub can take mail (its database answers). */
+  ping(): Promise<HubPing>;
 }
 
 /** Delivery ids are UUIDs; anything else is refused at the hub. */

@@ -79,6 +79,35 @@ export const POLICY_SCHEMAS = {
     )
     .max(100),
   /**
+   * How edges deliver to the hubs and run their spool. Every field is optional; an absent one takes
+   * its default from shared/delivery/settings.ts.
+   */
+  delivery: z.strictObject({
+    /** Longest one attempt at one hub may take before the edge tries the next. */
+    attemptTimeoutMs: z.number().int().min(100).max(20_000).optional(),
+    /** Longest the email handler spends on attempts before spooling (it is cancelled after ~30 s). */
+    budgetMs: z.number().int().min(100).max(25_000).optional(),
+    /** Passive circuit breaker: consecutive failures that open it, and how long it stays open before a half-open probe. */
+    breakerFailures: z.number().int().min(1).max(1000).optional(),
+    breakerOpenSeconds: z.number().int().min(1).max(86_400).optional(),
+    /** Spool retries: exponential backoff from the base, capped at the max. */
+    retryBaseSeconds: z.number().int().min(1).max(43_200).optional(),
+    retryMaxSeconds: z.number().int().min(1).max(43_200).optional(),
+    /** When the sender gets a delay notice (RFC 3464 "delayed"), and when the message expires (NDR, dead letter). */
+    delayNoticeAfterSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .optional(),
+    expireAfterSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .optional(),
+  }),
+  /**
    * The content filter's statistical model (base64, see shared/hygiene/content/model-codec.ts).
    * The hub ships the model it was built with unless an administrator sets another.
    */

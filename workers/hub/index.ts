@@ -1,5 +1,5 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import type { Delivery, HubIngestApi, IngestResult } from "../../shared/delivery.ts";
+import type { Delivery, HubIngestApi, HubPing, IngestResult } from "../../shared/delivery.ts";
 import { app } from "./app.ts";
 import { storeDelivery } from "./mailbox.ts";
 import { scheduler } from "./sync/trigger.ts";
@@ -13,6 +13,12 @@ export { SyncScheduler } from "./sync/scheduler.do.ts";
 export class HubIngest extends WorkerEntrypoint<Env> implements HubIngestApi {
   async ingest(delivery: Delivery): Promise<IngestResult> {
     return storeDelivery(this.env, delivery);
+  }
+
+  /** The edges' active health probe: answers only when the database does, since ingest needs it. */
+  async ping(): Promise<HubPing> {
+    await this.env.DB.prepare("SELECT 1").first();
+    return { status: "ok", hubId: this.env.HUB_ID };
   }
 }
 
