@@ -69,6 +69,18 @@ const hubAuxiliary = {
   bindings: TEST_SECRETS,
 };
 
+/**
+ * Two upstream "hub deployments" for the edge's delivery tests: fault-injecting fronts
+ * (test/fixtures/chaos-hub.js) over the hub, sharing its database as hub deployments do.
+ */
+const chaosHub = (name: string) => ({
+  name,
+  modules: true,
+  scriptPath: path.join(root, "test/fixtures/chaos-hub.js"),
+  compatibilityDate: "2026-11-01",
+  serviceBindings: { HUB: { name: "portcullis-hub", entrypoint: "HubIngest" } },
+});
+
 /** An edge as an auxiliary worker of the hub's tests; two of them, each with its own KV and lease object. */
 const edgeAuxiliary = (name: string, edgeId: string) => ({
   name,
@@ -101,9 +113,17 @@ export default defineConfig({
               },
               // Test-only views of the hub: its database (to apply migrations) and its HTTP API.
               d1Databases: { HUB_DB: "hub-db" },
-              serviceBindings: { HUB_API: "portcullis-hub", CORPUS: corpusService },
+              serviceBindings: {
+                HUB_API: "portcullis-hub",
+                CORPUS: corpusService,
+                // Delivery tests: hubs named in a `hubs` policy, and the switches of their fault injection.
+                HUB_A: { name: "chaos-hub-a", entrypoint: "ChaosIngest" },
+                HUB_B: { name: "chaos-hub-b", entrypoint: "ChaosIngest" },
+                CHAOS_A: "chaos-hub-a",
+                CHAOS_B: "chaos-hub-b",
+              },
               outboundService: dohService,
-              workers: [hubAuxiliary],
+              workers: [hubAuxiliary, chaosHub("chaos-hub-a"), chaosHub("chaos-hub-b")],
             },
           }),
         ],

@@ -40,12 +40,6 @@ export const MAX_RECIPIENTS = 100;
 export const MAX_ADDRESS_LENGTH = 256;
 
 /**
- * How long the edge waits for the hub to take a message. The email handler is cancelled after
- * roughly 30 s wall clock; waiting less leaves time to answer with a temporary failure.
- */
-export const HUB_HANDOFF_TIMEOUT_MS = 15_000;
-
-/**
  * Isolate-wide cache of directory blobs (bytes). Shards are immutable and content-addressed, so
  * caching them is always correct, but the cache shares the 128 MB isolate with a message of up
  * to 25 MiB being parsed.

@@ -9,6 +9,11 @@ declare global {
       HUB_DB: D1Database;
       HUB_API: Fetcher;
       CORPUS: Fetcher;
+      /** Hubs for delivery tests (fault-injecting fronts over the hub) and their switches. */
+      HUB_A: Fetcher;
+      HUB_B: Fetcher;
+      CHAOS_A: Fetcher;
+      CHAOS_B: Fetcher;
     }
   }
 }

@@ -1,3 +1,5 @@
+import type { EdgeSpoolApi } from "../delivery/spool-api.ts";
+
 /** The edge ↔ hub contract for publishing directory snapshots (EdgeSync). */
 
 /** A committed directory version, as an edge reports it. */
@@ -62,3 +64,6 @@ export interface EdgeDirectoryApi {
   /** What the edge's recipient filter would answer for this address now. */
   lookup(address: string): Promise<EdgeLookup>;
 }
+
+/** Everything a hub may call on an edge: EdgeSync, and the spool and hub-health views for operators. */
+export type EdgeControlApi = EdgeDirectoryApi & EdgeSpoolApi;

@@ -1,12 +1,28 @@
 import { fromBase64, toBase64 } from "../base64.ts";
 import { signRequest } from "../signing.ts";
-import type { EdgeDirectoryApi } from "./publish-api.ts";
+import type { EdgeControlApi } from "./publish-api.ts";
 
 /** The edge's path for signed EdgeSync calls. */
 export const EDGE_DIRECTORY_PATH = "/_portcullis/directory";
 
-/** The methods of {@link EdgeDirectoryApi}, in the JSON envelope `{ "method", "args" }`. */
-export const EDGE_DIRECTORY_METHODS = ["status", "acquire", "renew", "missing", "putBlobs", "commit", "release", "lookup"] as const;
+/** The methods of {@link EdgeControlApi}, in the JSON envelope `{ "method", "args" }`. */
+export const EDGE_DIRECTORY_METHODS = [
+  "status",
+  "acquire",
+  "renew",
+  "missing",
+  "putBlobs",
+  "commit",
+  "release",
+  "lookup",
+  "spoolList",
+  "spoolGet",
+  "spoolRetry",
+  "spoolSuspend",
+  "spoolResume",
+  "spoolDelete",
+  "hubHealth",
+] as const;
 export type EdgeDirectoryMethod = (typeof EDGE_DIRECTORY_METHODS)[number];
 
 /** Blobs travel as base64 inside the JSON envelope. */
@@ -19,10 +35,10 @@ export const toWireBlobs = (blobs: { hash: string; bytes: Uint8Array }[]): WireB
 export const fromWireBlobs = (blobs: WireBlob[]): { hash: string; bytes: Uint8Array }[] => blobs.map((b) => ({ hash: b.hash, bytes: fromBase64(b.base64) }));
 
 /**
- * An {@link EdgeDirectoryApi} over signed HTTPS, for an edge on another account or reached
+ * An {@link EdgeControlApi} over signed HTTPS, for an edge on another account or reached
  * through the internet. `fetcher` is the global fetch in production; tests inject their own.
  */
-export function httpEdgeDirectory(baseUrl: string, secret: string, fetcher: typeof fetch = fetch): EdgeDirectoryApi {
+export function httpEdgeDirectory(baseUrl: string, secret: string, fetcher: typeof fetch = fetch): EdgeControlApi {
   const url = new URL(EDGE_DIRECTORY_PATH, baseUrl);
   const call = async <T>(method: EdgeDirectoryMethod, args: unknown[]): Promise<T> => {
     const body = new TextEncoder().encode(JSON.stringify({ method, args }));
@@ -41,5 +57,12 @@ export function httpEdgeDirectory(baseUrl: string, secret: string, fetcher: type
     commit: (token, root) => call("commit", [token, root]),
     release: (token) => call("release", [token]),
     lookup: (address) => call("lookup", [address]),
+    spoolList: (query) => call("spoolList", [query]),
+    spoolGet: (deliveryId) => call("spoolGet", [deliveryId]),
+    spoolRetry: (deliveryId) => call("spoolRetry", [deliveryId]),
+    spoolSuspend: (deliveryId) => call("spoolSuspend", [deliveryId]),
+    spoolResume: (deliveryId) => call("spoolResume", [deliveryId]),
+    spoolDelete: (deliveryId, reason) => call("spoolDelete", [deliveryId, reason]),
+    hubHealth: () => call("hubHealth", []),
   };
 }

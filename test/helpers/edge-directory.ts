@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { DirectoryKey } from "../../shared/directory/hash.ts";
 import { type PushResult, pushSnapshot } from "../../shared/directory/publish.ts";
-import type { EdgeDirectoryApi } from "../../shared/directory/publish-api.ts";
+import type { EdgeControlApi, EdgeDirectoryApi } from "../../shared/directory/publish-api.ts";
 import { mapBlobSource } from "../../shared/directory/reader.ts";
 import { buildSnapshot, type DirectoryData, type Snapshot } from "../../shared/directory/snapshot.ts";
 
@@ -9,7 +9,7 @@ import { buildSnapshot, type DirectoryData, type Snapshot } from "../../shared/d
 export const DEMO_DIRECTORY: DirectoryData = { domains: ["example.com"], recipients: ["alice@example.com", "bob@example.com"] };
 
 /** The edge under test's EdgeDirectory entrypoint: the RPC surface hubs use. */
-export const edgeDirectory = (): EdgeDirectoryApi => exports.EdgeDirectory as unknown as EdgeDirectoryApi;
+export const edgeDirectory = (): EdgeControlApi => exports.EdgeDirectory as unknown as EdgeControlApi;
 
 export async function snapshotOf(data: DirectoryData): Promise<Snapshot> {
   return buildSnapshot(data, await DirectoryKey.import(env.DIRECTORY_KEY));

@@ -1,17 +1,103 @@
-import type { Delivery, HubIngestApi, IngestResult } from "../../shared/delivery.ts";
-import { HUB_HANDOFF_TIMEOUT_MS } from "../../shared/limits.ts";
+import type { Delivery, IngestResult } from "../../shared/delivery.ts";
+import type { HubOutcome } from "../../shared/delivery/health.ts";
+import { planAttempts, WeightedRoundRobin, type HubConfig, type HubStanding } from "../../shared/delivery/router.ts";
+import type { DeliverySettings } from "../../shared/delivery/settings.ts";
 import { withTimeout } from "../../shared/timeout.ts";
+import { enter, hubClient, hubStates, isBusy, leave, noteOutcomes, reportOutcomes } from "./hubs.ts";
 
-/**
- * Hands an accepted message to the hub over the service binding. Throws when the hub cannot be
- * reached or does not answer in time; the caller turns that into a temporary SMTP failure so the
- * sender retries — a hub outage never becomes a bounce or a silent drop.
- */
-export async function handOff(env: Env, delivery: Delivery): Promise<IngestResult> {
-  return withTimeout(hub(env).ingest(delivery), HUB_HANDOFF_TIMEOUT_MS, "hub did not take the message");
+/** One try at one hub, as tracking and the spool record it. */
+export interface DeliveryAttempt {
+  hubId: string;
+  standing: HubStanding;
+  ok: boolean;
+  ms: number;
+  status?: "stored" | "duplicate" | "forwarded";
+  error?: string;
 }
 
-/** The HUB binding speaks the shared hand-over contract (typed here, since each worker's Env is generated alone). */
-function hub(env: Env): HubIngestApi {
-  return env.HUB as unknown as HubIngestApi;
+export type DeliveryOutcome =
+  | { delivered: true; hubId: string; status: "stored" | "duplicate" | "forwarded"; attempts: DeliveryAttempt[] }
+  | { delivered: false; refused: boolean; error: string; attempts: DeliveryAttempt[] };
+
+export interface DeliverOptions {
+  hubs: HubConfig[];
+  settings: DeliverySettings;
+  /** Sends the message on to a verified address (transport "forward"); absent where forwarding is impossible. */
+  forward?: (address: string, delivery: Delivery) => Promise<void>;
+  /** Outcomes are reported to the health object through it, off the reply path. */
+  waitUntil?: (work: Promise<unknown>) => void;
+  /** Signed HTTPS transport's fetch (tests inject one). */
+  fetcher?: typeof fetch;
+  now?: () => number;
+}
+
+/** Per isolate: the weighted round-robin position inside each priority group. */
+const rr = new WeightedRoundRobin();
+
+/**
+ * Offers one delivery to the hubs in health/priority/weight order until one takes it, within the
+ * settings' per-attempt timeout and total budget. The delivery id never changes between attempts,
+ * so a hub that took the message but answered too late sees the next attempt (here, or from the
+ * spool) as a duplicate and stores nothing twice.
+ *
+ * Never throws for a hub failure: the caller spools an undelivered message. A hub that *refuses*
+ * the hand-over (invalid payload) ends the round — every hub would refuse the same bytes.
+ */
+export async function deliverToHubs(env: Env, delivery: Delivery, options: DeliverOptions): Promise<DeliveryOutcome> {
+  const now = options.now ?? Date.now;
+  const { settings } = options;
+  const started = now();
+  const states = await hubStates(env, settings, started);
+  const plan = planAttempts(options.hubs, states, isBusy, rr);
+  const attempts: DeliveryAttempt[] = [];
+  const outcomes: HubOutcome[] = [];
+  let result: DeliveryOutcome | undefined;
+  for (const { hub, standing } of plan) {
+    const remaining = settings.budgetMs - (now() - started);
+    if (remaining <= 0) break;
+    const t0 = now();
+    enter(hub.id);
+    try {
+      const status = await withTimeout(
+        attempt(env, hub, delivery, options),
+        Math.min(settings.attemptTimeoutMs, remaining),
+        `hub ${hub.id} did not take the message`,
+      );
+      if (status.status === "refused") {
+        attempts.push({ hubId: hub.id, standing, ok: false, ms: now() - t0, error: `refused: ${status.error}` });
+        result = { delivered: false, refused: true, error: `hub ${hub.id} refused the hand-over: ${status.error}`, attempts };
+        break;
+      }
+      attempts.push({ hubId: hub.id, standing, ok: true, ms: now() - t0, status: status.status });
+      outcomes.push({ hubId: hub.id, ok: true, at: now(), ms: now() - t0, kind: "delivery" });
+      result = { delivered: true, hubId: hub.id, status: status.status, attempts };
+      break;
+    } catch (err) {
+      const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      attempts.push({ hubId: hub.id, standing, ok: false, ms: now() - t0, error });
+      outcomes.push({ hubId: hub.id, ok: false, at: now(), ms: now() - t0, kind: "delivery", error });
+    } finally {
+      leave(hub.id);
+    }
+  }
+  const report = reportOutcomes(env, noteOutcomes(outcomes, settings), settings);
+  if (options.waitUntil) options.waitUntil(report);
+  else await report;
+  if (result) return result;
+  const last = attempts.at(-1)?.error ?? "no hub configured";
+  const error =
+    attempts.length < plan.length ? `delivery budget of ${settings.budgetMs} ms spent; last error: ${last}` : `no hub took the message; last error: ${last}`;
+  return { delivered: false, refused: false, error, attempts };
+}
+
+type AttemptStatus = IngestResult | { status: "forwarded" };
+
+async function attempt(env: Env, hub: HubConfig, delivery: Delivery, options: DeliverOptions): Promise<AttemptStatus> {
+  if (hub.transport === "forward") {
+    if (options.forward === undefined) throw new Error(`hub ${hub.id}: forwarding is not possible here`);
+    if (hub.address === undefined) throw new Error(`hub ${hub.id}: transport forward needs an address`);
+    await options.forward(hub.address, delivery);
+    return { status: "forwarded" };
+  }
+  return hubClient(env, hub, options.fetcher).ingest(delivery);
 }

@@ -6,7 +6,13 @@ import type { PipelineResult } from "../../shared/hygiene/types.ts";
 import { MAX_MESSAGE_BYTES } from "../../shared/limits.ts";
 import { formatReply, smtpReply } from "../../shared/smtp.ts";
 import type { RejectReason } from "../../shared/verdict.ts";
-import { handOff } from "./deliver.ts";
+import { deliverToHubs } from "./deliver.ts";
+import { hubsFrom } from "./hubs.ts";
+import { processSpoolBatch, productionDeps, spoolDelivery, type SpoolTask } from "./spool.ts";
+import { probeHubs } from "./probe.ts";
+import { deliverySettings } from "../../shared/delivery/settings.ts";
+import { readPolicy } from "../../shared/policy.ts";
+import type { SnapshotReader } from "../../shared/directory/reader.ts";
 import { openDirectory } from "./directory.ts";
 import { TooLargeError, readBounded } from "../../shared/bytes.ts";
 import { EdgeDirectory } from "./publish.ts";
@@ -14,6 +20,8 @@ import { handleSignedDirectory } from "./publish-http.ts";
 import { EDGE_DIRECTORY_PATH } from "../../shared/directory/publish-http.ts";
 
 export { DirectoryLease } from "./lease.do.ts";
+export { HubHealthObject } from "./health.do.ts";
+export { SpoolIndex } from "./spool.do.ts";
 export { EdgeDirectory };
 
 let resolver: { endpoint: string; dns: DohResolver } | undefined;
@@ -35,7 +43,7 @@ export class TempFailError extends Error {
 }
 
 /** The minimal view of an incoming message the handler uses (ForwardableEmailMessage satisfies it). */
-export type IncomingEmail = Pick<ForwardableEmailMessage, "from" | "to" | "raw" | "rawSize" | "setReject">;
+export type IncomingEmail = Pick<ForwardableEmailMessage, "from" | "to" | "raw" | "rawSize" | "setReject"> & Partial<Pick<ForwardableEmailMessage, "forward">>;
 
 /**
  * One line of JSON per decision. Addresses are logged as short keyed-free hashes, never in clear.
@@ -55,7 +63,7 @@ function refuse(message: IncomingEmail, reason: RejectReason): string {
  * The Email Routing entry point: size gate → read once → hygiene pipeline → hand-over to the hub.
  * Rejections use setReject (permanent); anything transient throws (temporary, the sender retries).
  */
-export async function handleEmail(message: IncomingEmail, env: Env): Promise<void> {
+export async function handleEmail(message: IncomingEmail, env: Env, ctx?: Pick<ExecutionContext, "waitUntil">): Promise<void> {
   const started = Date.now();
   const envelope = { from: message.from, to: message.to };
   if (message.rawSize > MAX_MESSAGE_BYTES) {
@@ -75,8 +83,9 @@ export async function handleEmail(message: IncomingEmail, env: Env): Promise<voi
   }
 
   let result: PipelineResult;
+  let directory: SnapshotReader;
   try {
-    const directory = await openDirectory(env);
+    directory = await openDirectory(env);
     result = await runPipeline(
       { envelope: { from: message.from, to: [message.to] }, raw },
       { directory, dns: dnsFor(env), now: Date.now },
@@ -112,24 +121,75 @@ export async function handleEmail(message: IncomingEmail, env: Env): Promise<voi
         messageId: result.email?.messageId ?? null,
         verdict: { action: result.action, scl: result.scl, agents: result.agents, tags: result.tags ?? undefined },
       };
-      try {
-        const stored = await handOff(env, delivery);
-        if (stored.status === "refused") throw new Error(`hub refused the hand-over: ${stored.error}`);
-        await logDecision({ ...summary, deliveryId: delivery.deliveryId, hub: stored.status, ms: Date.now() - started }, envelope);
-      } catch (err) {
-        const smtp = formatReply(smtpReply({ reason: "hub_unavailable", detail: String(err) }));
-        console.error(JSON.stringify({ event: "hub_unavailable", deliveryId: delivery.deliveryId, error: String(err) }));
-        await logDecision({ ...summary, action: "tempfail", smtp, deliveryId: delivery.deliveryId, ms: Date.now() - started }, envelope);
-        throw new TempFailError(smtp);
-      }
+      await deliverOrSpool(message, env, delivery, directory, summary, started, ctx);
       return;
     }
   }
 }
 
+/**
+ * Offers an accepted message to the upstream hubs; if none takes it within the budget, spools it.
+ * Returns (the sender hears "accepted") only once a hub or the spool holds the message; throws
+ * (a temporary failure: the sender keeps it and retries) otherwise.
+ */
+async function deliverOrSpool(
+  message: IncomingEmail,
+  env: Env,
+  delivery: Delivery,
+  directory: SnapshotReader,
+  summary: Record<string, unknown>,
+  started: number,
+  ctx: Pick<ExecutionContext, "waitUntil"> | undefined,
+): Promise<void> {
+  const envelope = { from: message.from, to: message.to };
+  const fail = async (detail: string): Promise<never> => {
+    const smtp = formatReply(smtpReply({ reason: "hub_unavailable", detail }));
+    console.error(JSON.stringify({ event: "hub_unavailable", deliveryId: delivery.deliveryId, error: detail }));
+    await logDecision({ ...summary, action: "tempfail", smtp, deliveryId: delivery.deliveryId, ms: Date.now() - started }, envelope);
+    throw new TempFailError(smtp);
+  };
+  let hubs, settings;
+  try {
+    [hubs, settings] = await Promise.all([readPolicy(directory, "hubs").then(hubsFrom), readPolicy(directory, "delivery").then(deliverySettings)]);
+  } catch (err) {
+    return fail(`delivery policy unreadable: ${String(err)}`);
+  }
+  const forward = message.forward
+    ? async (address: string) => {
+        await message.forward!(address);
+      }
+    : undefined;
+  const outcome = await deliverToHubs(env, delivery, { hubs, settings, forward, waitUntil: ctx ? (p) => ctx.waitUntil(p) : undefined });
+  const attempts = outcome.attempts.map((a) => ({ hub: a.hubId, ok: a.ok, ms: a.ms, ...(a.error ? { error: a.error } : {}) }));
+  if (outcome.delivered) {
+    await logDecision(
+      { ...summary, deliveryId: delivery.deliveryId, hub: outcome.hubId, hubStatus: outcome.status, attempts, ms: Date.now() - started },
+      envelope,
+    );
+    return;
+  }
+  // A refused hand-over is a bug or a version mismatch, not an outage: spooling would only repeat it.
+  if (outcome.refused) return fail(outcome.error);
+  try {
+    await spoolDelivery(env, delivery, outcome, settings);
+  } catch (err) {
+    return fail(`${outcome.error}; spooling failed too: ${String(err)}`);
+  }
+  await logDecision({ ...summary, deliveryId: delivery.deliveryId, spooled: true, attempts, error: outcome.error, ms: Date.now() - started }, envelope);
+}
+
 export default {
-  async email(message, env) {
-    await handleEmail(message, env);
+  async email(message, env, ctx) {
+    await handleEmail(message, env, ctx);
+  },
+
+  async queue(batch, env) {
+    await processSpoolBatch(batch as MessageBatch<SpoolTask>, env, productionDeps(env));
+  },
+
+  /** Every minute: the active health probe of every upstream hub. */
+  async scheduled(_controller, env, ctx) {
+    ctx.waitUntil(probeHubs(env));
   },
 
   async fetch(request, env, ctx) {

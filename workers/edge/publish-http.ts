@@ -1,5 +1,6 @@
 import { EDGE_DIRECTORY_METHODS, type EdgeDirectoryMethod, fromWireBlobs, type WireBlob } from "../../shared/directory/publish-http.ts";
-import type { EdgeDirectoryApi } from "../../shared/directory/publish-api.ts";
+import type { EdgeControlApi } from "../../shared/directory/publish-api.ts";
+import type { SpoolState } from "../../shared/delivery/spool-api.ts";
 import { SIGNATURE_WINDOW_SECONDS, verifyRequest } from "../../shared/signing.ts";
 import { leaseStub } from "./directory.ts";
 
@@ -16,7 +17,7 @@ const error = (status: number, code: string, message: string): Response => Respo
  * this edge. Disabled (404) unless SYNC_SIGNING_KEY is set. Every request must be signed with that
  * key, within ±5 minutes, with a nonce this edge has not seen.
  */
-export async function handleSignedDirectory(request: Request, env: Env, directory: EdgeDirectoryApi): Promise<Response> {
+export async function handleSignedDirectory(request: Request, env: Env, directory: EdgeControlApi): Promise<Response> {
   const secret = env.SYNC_SIGNING_KEY;
   if (typeof secret !== "string" || secret.length === 0) return error(404, "not_found", "Signed EdgeSync is not enabled on this edge.");
   if (request.method !== "POST") return error(405, "method_not_allowed", "Use POST.");
@@ -48,7 +49,7 @@ export async function handleSignedDirectory(request: Request, env: Env, director
   }
 }
 
-function dispatch(d: EdgeDirectoryApi, method: EdgeDirectoryMethod, a: unknown[]): Promise<unknown> {
+function dispatch(d: EdgeControlApi, method: EdgeDirectoryMethod, a: unknown[]): Promise<unknown> {
   switch (method) {
     case "status":
       return d.status();
@@ -66,5 +67,19 @@ function dispatch(d: EdgeDirectoryApi, method: EdgeDirectoryMethod, a: unknown[]
       return d.release(a[0] as number);
     case "lookup":
       return d.lookup(a[0] as string);
+    case "spoolList":
+      return d.spoolList((a[0] ?? {}) as { state?: SpoolState; cursor?: string; limit?: number });
+    case "spoolGet":
+      return d.spoolGet(a[0] as string);
+    case "spoolRetry":
+      return d.spoolRetry(a[0] as string);
+    case "spoolSuspend":
+      return d.spoolSuspend(a[0] as string);
+    case "spoolResume":
+      return d.spoolResume(a[0] as string);
+    case "spoolDelete":
+      return d.spoolDelete(a[0] as string, a[1] as string);
+    case "hubHealth":
+      return d.hubHealth();
   }
 }

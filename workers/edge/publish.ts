@@ -1,12 +1,19 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
+import { DELIVERY_ID } from "../../shared/delivery.ts";
 import { normaliseAddress } from "../../shared/directory/address.ts";
 import { sha256Hex } from "../../shared/directory/hash.ts";
 import { manifestBlobs, parseManifest } from "../../shared/directory/manifest.ts";
-import type { CommitResult, EdgeDirectoryApi, EdgeLookup, EdgeStatus, LeaseResult, PutResult, RenewResult } from "../../shared/directory/publish-api.ts";
+import type { CommitResult, EdgeControlApi, EdgeLookup, EdgeStatus, LeaseResult, PutResult, RenewResult } from "../../shared/directory/publish-api.ts";
 import { limits } from "../../shared/hygiene/agents/limits.ts";
 import { recipientFilter } from "../../shared/hygiene/agents/recipient-filter.ts";
 import { runPipeline } from "../../shared/hygiene/pipeline.ts";
 import { blobKey, invalidateVersion, leaseStub, openDirectory } from "./directory.ts";
+import { SPOOL_STATES, type SpoolActionResult, type SpoolItem, type SpoolPage, type SpoolState } from "../../shared/delivery/spool-api.ts";
+import type { HubHealthReport } from "../../shared/delivery/health.ts";
+import { deliverySettings } from "../../shared/delivery/settings.ts";
+import { readPolicy } from "../../shared/policy.ts";
+import { healthStub } from "./hubs.ts";
+import { spoolAction, spoolIndex } from "./spool.ts";
 
 /** Largest blob accepted from a hub: KV's own value limit. */
 const MAX_BLOB_BYTES = 25 * 1024 * 1024;
@@ -23,7 +30,7 @@ const PROBE_MESSAGE = new TextEncoder().encode("From: probe@portcullis.invalid\r
  * never served on the internet) or the signed HTTPS route. The edge never writes directory data of
  * its own.
  */
-export class EdgeDirectory extends WorkerEntrypoint<Env> implements EdgeDirectoryApi {
+export class EdgeDirectory extends WorkerEntrypoint<Env> implements EdgeControlApi {
   async status(): Promise<EdgeStatus> {
     const stub = leaseStub(this.env);
     const [current, lease] = await Promise.all([stub.current(), stub.lease()]);
@@ -89,6 +96,43 @@ export class EdgeDirectory extends WorkerEntrypoint<Env> implements EdgeDirector
       accepted: result.action === "accept",
     };
   }
+  // The queue viewer (spooled and dead-lettered messages) and this edge's view of hub health.
+
+  async spoolList(query: { state?: SpoolState; cursor?: string; limit?: number }): Promise<SpoolPage> {
+    if (query.state !== undefined && !SPOOL_STATES.includes(query.state)) throw new Error(`state must be one of ${SPOOL_STATES.join(", ")}`);
+    return spoolIndex(this.env).list(query);
+  }
+
+  async spoolGet(deliveryId: string): Promise<SpoolItem | null> {
+    return spoolIndex(this.env).get(checkDeliveryId(deliveryId));
+  }
+
+  async spoolRetry(deliveryId: string): Promise<SpoolActionResult> {
+    return spoolAction(this.env, checkDeliveryId(deliveryId), "retry");
+  }
+
+  async spoolSuspend(deliveryId: string): Promise<SpoolActionResult> {
+    return spoolAction(this.env, checkDeliveryId(deliveryId), "suspend");
+  }
+
+  async spoolResume(deliveryId: string): Promise<SpoolActionResult> {
+    return spoolAction(this.env, checkDeliveryId(deliveryId), "resume");
+  }
+
+  async spoolDelete(deliveryId: string, reason: string): Promise<SpoolActionResult> {
+    if (typeof reason !== "string" || reason.trim().length === 0 || reason.length > 500)
+      throw new Error("a reason (1–500 characters) is required to delete a message");
+    return spoolAction(this.env, checkDeliveryId(deliveryId), "delete", reason.trim());
+  }
+
+  async hubHealth(): Promise<HubHealthReport> {
+    // Without a readable directory the defaults apply: the report is still worth having.
+    const policy = await openDirectory(this.env)
+      .then((d) => readPolicy(d, "delivery"))
+      .catch(() => null);
+    const settings = deliverySettings(policy);
+    return healthStub(this.env).report(settings.breakerOpenSeconds);
+  }
 
   async #presentBlobs(): Promise<Set<string>> {
     const present = new Set<string>();
@@ -100,4 +144,9 @@ export class EdgeDirectory extends WorkerEntrypoint<Env> implements EdgeDirector
     } while (cursor !== undefined);
     return present;
   }
+}
+
+function checkDeliveryId(deliveryId: string): string {
+  if (typeof deliveryId !== "string" || !DELIVERY_ID.test(deliveryId)) throw new Error("deliveryId must be a UUID");
+  return deliveryId;
 }

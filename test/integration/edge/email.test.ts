@@ -84,10 +84,11 @@ describe("edge email()", () => {
     expect((await listHubMessages()).some((m) => m.subject === "wire transfer")).toBe(false);
   });
 
-  it("throws (temporary SMTP failure) when the hub cannot be reached — never a bounce", async () => {
-    const unreachable: HubIngestApi = { ingest: async () => Promise.reject(new Error("connection refused")) };
+  it("throws (temporary SMTP failure) when no hub takes the message and it cannot be spooled — never a bounce", async () => {
+    const unreachable = { ingest: async () => Promise.reject(new Error("connection refused")), ping: async () => Promise.reject(new Error("down")) };
+    const brokenSpool = { put: async () => Promise.reject(new Error("R2 unavailable")) } as unknown as R2Bucket;
     const email = mockEmail({ from: "sender@example.net", to: "alice@example.com", raw: buildMessage({ subject: "during outage" }) });
-    const err = await handleEmail(email.message, { ...env, HUB: unreachable as unknown as Env["HUB"] }).catch((e: unknown) => e);
+    const err = await handleEmail(email.message, { ...env, HUB: unreachable as unknown as Env["HUB"], SPOOL: brokenSpool }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TempFailError);
     expect((err as Error).message).toMatch(/^451 4\.4\.1 /);
     expect(email.rejected()).toBeNull();

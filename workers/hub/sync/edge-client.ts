@@ -1,5 +1,5 @@
 import { httpEdgeDirectory } from "../../../shared/directory/publish-http.ts";
-import type { EdgeDirectoryApi } from "../../../shared/directory/publish-api.ts";
+import type { EdgeControlApi } from "../../../shared/directory/publish-api.ts";
 import type { EdgeRecord } from "../db/edges.ts";
 
 /** The edge is registered in a way this hub cannot use (unknown binding, unsupported transport). */
@@ -34,12 +34,12 @@ export function edgeUrlProblem(raw: string): string | null {
  * wrangler config, which must be called EDGE or EDGE_<SOMETHING>. `https`: signed requests to the
  * edge's URL, with the SYNC_SIGNING_KEY both share.
  */
-export function edgeClient(env: Env, edge: EdgeRecord): EdgeDirectoryApi {
+export function edgeClient(env: Env, edge: EdgeRecord): EdgeControlApi {
   if (edge.transport === "binding") {
     const name = edge.binding ?? "";
     if (!edgeBindingNames(env).includes(name)) throw new EdgeUnreachableError(`edge ${edge.id}: this hub has no service binding named ${name}`);
     // Service bindings speak the shared contract (typed here, since each worker's Env is generated alone).
-    return (env as unknown as Record<string, unknown>)[name] as EdgeDirectoryApi;
+    return (env as unknown as Record<string, unknown>)[name] as EdgeControlApi;
   }
   const problem = edgeUrlProblem(edge.url ?? "");
   if (problem !== null) throw new EdgeUnreachableError(`edge ${edge.id}: ${problem}`);
