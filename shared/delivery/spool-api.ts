@@ -36,7 +36,7 @@ export interface SpoolPage {
   oldestQueuedAt: string | null;
 }
 
-export type SpoolActionResult = { ok: true; item: SpoolItem } | { ok: false; error: "not_found" | "conflict"; message: string };
+export type SpoolActionResult = { ok: true; item: SpoolItem } | { ok: false; error: "not_found" | "conflict" | "invalid"; message: string };
 
 /** What a hub calls on an edge to show and steer its spool, and to read its view of hub health. */
 export interface EdgeSpoolApi {

@@ -120,8 +120,9 @@ export class EdgeDirectory extends WorkerEntrypoint<Env> implements EdgeControlA
   }
 
   async spoolDelete(deliveryId: string, reason: string): Promise<SpoolActionResult> {
-    if (typeof reason !== "string" || reason.trim().length === 0 || reason.length > 500)
-      throw new Error("a reason (1–500 characters) is required to delete a message");
+    if (typeof reason !== "string" || reason.trim().length === 0 || reason.length > 500) {
+      return { ok: false, error: "invalid", message: "a reason (1–500 characters) is required to delete a message" };
+    }
     return spoolAction(this.env, checkDeliveryId(deliveryId), "delete", reason.trim());
   }
 

@@ -247,7 +247,8 @@ async function notify(env: Env, deps: SpoolDeps, delivery: Delivery, item: Spool
     arrivalDate: new Date(delivery.receivedAt),
     lastAttemptDate: now,
     willRetryUntil: kind === "delayed" ? new Date(item.expiresAt) : undefined,
-    diagnostic,
+    // The sender sees what happened, not our internal hub names and errors (those stay in the spool index and logs).
+    diagnostic: senderDiagnostic(kind, diagnostic),
     envelopeId: delivery.deliveryId,
     now,
     messageIdDomain: domain,
@@ -258,6 +259,13 @@ async function notify(env: Env, deps: SpoolDeps, delivery: Delivery, item: Spool
   } catch (err) {
     console.error(JSON.stringify({ event: "dsn_failed", kind, deliveryId: delivery.deliveryId, error: String(err) }));
   }
+}
+
+function senderDiagnostic(kind: "delayed" | "failed", internal: string): string {
+  if (internal.startsWith("refused") || internal.includes("refused the hand-over")) return "the message could not be handed to the recipient's mail system";
+  return kind === "delayed"
+    ? "the recipient's mail system is temporarily unavailable; delivery is being retried"
+    : "the recipient's mail system was unavailable until the message expired";
 }
 
 /** The queue viewer's actions, as the edge's RPC entrypoint exposes them to hubs. */
