@@ -110,6 +110,9 @@ export default defineConfig({
                 DNS_OVER_HTTPS: "https://dns.test/dns-query",
                 TEST_ADMIN_TOKEN: TEST_SECRETS.ADMIN_TOKEN,
                 TEST_MIGRATIONS: migrations,
+                // The fault-injection suite's size (test/chaos): small in `npm test`, 2,000 in `npm run test:chaos`.
+                CHAOS_MESSAGES: process.env.CHAOS_MESSAGES ?? "200",
+                CHAOS_SEED: process.env.CHAOS_SEED ?? "20261121",
               },
               // Test-only views of the hub: its database (to apply migrations) and its HTTP API.
               d1Databases: { HUB_DB: "hub-db" },
@@ -129,7 +132,7 @@ export default defineConfig({
         ],
         test: {
           name: "edge",
-          include: ["test/unit/**/*.test.ts", "test/integration/edge/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/integration/edge/**/*.test.ts", "test/chaos/**/*.test.ts"],
           testTimeout: 60_000,
         },
       },

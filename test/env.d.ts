@@ -14,6 +14,8 @@ declare global {
       HUB_B: Fetcher;
       CHAOS_A: Fetcher;
       CHAOS_B: Fetcher;
+      CHAOS_MESSAGES: string;
+      CHAOS_SEED: string;
     }
   }
 }

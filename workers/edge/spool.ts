@@ -212,7 +212,7 @@ async function bury(env: Env, delivery: Delivery, key: string, reason: string): 
 
 /** The original header block, for the DSN's text/rfc822-headers part and the loop checks. */
 function headerBlock(raw: Uint8Array): string {
-  const head = new TextDecoder("latin1").decode(raw.subarray(0, Math.min(raw.byteLength, 256 * 1024)));
+  const head = new TextDecoder("utf-8").decode(raw.subarray(0, Math.min(raw.byteLength, 256 * 1024)));
   const end = head.search(/\r?\n\r?\n/);
   return end === -1 ? head : head.slice(0, end);
 }
@@ -236,24 +236,24 @@ async function notify(env: Env, deps: SpoolDeps, delivery: Delivery, item: Spool
   }
   const now = new Date(deps.now());
   const domain = dsnFrom.split("@")[1] ?? "localhost";
-  const dsn = buildDsn({
-    kind,
-    reportingMta: domain,
-    from: dsnFrom,
-    envelopeFrom: delivery.envelope.from,
-    recipients: delivery.envelope.to,
-    originalHeaders: headers,
-    originalMessageId: delivery.messageId,
-    arrivalDate: new Date(delivery.receivedAt),
-    lastAttemptDate: now,
-    willRetryUntil: kind === "delayed" ? new Date(item.expiresAt) : undefined,
-    // The sender sees what happened, not our internal hub names and errors (those stay in the spool index and logs).
-    diagnostic: senderDiagnostic(kind, diagnostic),
-    envelopeId: delivery.deliveryId,
-    now,
-    messageIdDomain: domain,
-  });
   try {
+    const dsn = buildDsn({
+      kind,
+      reportingMta: domain,
+      from: dsnFrom,
+      envelopeFrom: delivery.envelope.from,
+      recipients: delivery.envelope.to,
+      originalHeaders: headers,
+      originalMessageId: delivery.messageId,
+      arrivalDate: new Date(delivery.receivedAt),
+      lastAttemptDate: now,
+      willRetryUntil: kind === "delayed" ? new Date(item.expiresAt) : undefined,
+      // The sender sees what happened, not our internal hub names and errors (those stay in the spool index and logs).
+      diagnostic: senderDiagnostic(kind, diagnostic),
+      envelopeId: delivery.deliveryId,
+      now,
+      messageIdDomain: domain,
+    });
     await deps.mailer.send(dsnFrom, delivery.envelope.from, dsn.raw);
     console.log(JSON.stringify({ event: "dsn_sent", kind, deliveryId: delivery.deliveryId, dsnMessageId: dsn.messageId }));
   } catch (err) {

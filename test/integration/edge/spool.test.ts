@@ -12,7 +12,7 @@ import { buildMessage } from "../../helpers/mail.ts";
 const HOUR = 3_600_000;
 
 /** The consumer's environment with a DSN sender address set. */
-const dsnEnv = { ...env, DSN_FROM: "postmaster@example.com" } as Env;
+const dsnEnv = { ...env, DSN_FROM: "postmaster@example.com" } as unknown as Env;
 
 interface Sent {
   from: string;
