@@ -1,6 +1,11 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handleEmail } from "../../../workers/edge/index.ts";
+import { deliverToHubs } from "../../../workers/edge/deliver.ts";
+import { deliverySettings } from "../../../shared/delivery/settings.ts";
+import type { Delivery } from "../../../shared/delivery.ts";
+import type { Policies } from "../../../shared/policy.ts";
+import { bytesOf } from "../../helpers/mail.ts";
 import { healthStub } from "../../../workers/edge/hubs.ts";
 import { probeHubs } from "../../../workers/edge/probe.ts";
 import { spoolIndex, spoolKey } from "../../../workers/edge/spool.ts";
@@ -127,5 +132,55 @@ describe("delivery to upstream hubs", () => {
     expect((await send("both hang")).error).toBeNull();
     expect(Date.now() - started).toBeLessThan(2000);
     expect(await spooledSubjects()).toContain("both hang");
+  });
+
+  it("delivers over signed HTTPS to a hub without a service binding, once per delivery id, and probes it", async () => {
+    const hubs: Policies["hubs"] = [{ id: "hub-https", transport: "https", url: "https://hub.portcullis.test", priority: 0, weight: 1, maxConcurrency: 10 }];
+    await useHubs(hubs);
+    // The hub's own HTTP face answers; only the network in between is replaced.
+    const requests: string[] = [];
+    const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = new Request(input, init);
+      requests.push(`${request.method} ${new URL(request.url).pathname}`);
+      return env.HUB_API.fetch(request);
+    }) as typeof fetch;
+    const delivery: Delivery = {
+      deliveryId: crypto.randomUUID(),
+      edgeId: env.EDGE_ID,
+      envelope: { from: "sender@example.net", to: ["alice@example.com"] },
+      raw: bytesOf(buildMessage({ subject: "over https" })),
+      receivedAt: new Date().toISOString(),
+      subject: "over https",
+      messageId: null,
+      verdict: { action: "accept", scl: 1, agents: [] },
+    };
+    const settings = deliverySettings(null);
+    expect(await deliverToHubs(env, delivery, { hubs, settings, fetcher })).toMatchObject({ delivered: true, hubId: "hub-https", status: "stored" });
+    expect(await deliverToHubs(env, delivery, { hubs, settings, fetcher })).toMatchObject({ delivered: true, status: "duplicate" });
+    expect(await storedBySubject("over https")).toBe(1);
+    expect(requests).toEqual(["POST /_portcullis/ingest", "POST /_portcullis/ingest"]);
+    const [probe] = await probeHubs(env, fetcher);
+    expect(probe).toMatchObject({ hubId: "hub-https", ok: true, kind: "probe" });
+    expect(requests.at(-1)).toBe("GET /_portcullis/ping");
+  });
+
+  it("a hub that answers HTTPS with a server error is a failed attempt, not a delivery", async () => {
+    const hubs: Policies["hubs"] = [
+      { id: "hub-broken", transport: "https", url: "https://broken.portcullis.test", priority: 0, weight: 1, maxConcurrency: 10 },
+    ];
+    await useHubs(hubs);
+    const fetcher = (async () => new Response("upstream exploded", { status: 502 })) as unknown as typeof fetch;
+    const delivery: Delivery = {
+      deliveryId: crypto.randomUUID(),
+      edgeId: env.EDGE_ID,
+      envelope: { from: "sender@example.net", to: ["alice@example.com"] },
+      raw: bytesOf(buildMessage({ subject: "502" })),
+      receivedAt: new Date().toISOString(),
+      subject: "502",
+      messageId: null,
+      verdict: { action: "accept", scl: 1, agents: [] },
+    };
+    const outcome = await deliverToHubs(env, delivery, { hubs, settings: deliverySettings(null), fetcher });
+    expect(outcome).toMatchObject({ delivered: false, refused: false, attempts: [{ hubId: "hub-broken", ok: false, error: expect.stringMatching(/502/) }] });
   });
 });
