@@ -3,6 +3,7 @@
  * JSON object with dotted keys. Figures are measured on this machine; compare ratios within one
  * run rather than absolute times across machines.
  */
+import { deliveryFigures } from "./delivery.ts";
 import { hygieneFigures } from "./hygiene.ts";
 import { startStack } from "./stack.ts";
 import { lookupMicros, syncFigures } from "./sync.ts";
@@ -22,6 +23,7 @@ Object.assign(figures, await hygieneFigures(log));
 log("starting the local stack");
 const stack = await startStack();
 try {
+  Object.assign(figures, await deliveryFigures(stack, log));
   Object.assign(figures, await syncFigures(stack, log));
 } finally {
   await stack.stop();

@@ -79,14 +79,14 @@ interface EdgeView {
   items: { id: string; converged: boolean; lastBlobsWritten: number | null; lastBytesWritten: number | null; version: number | null }[];
 }
 
-async function edgeView(stack: Stack): Promise<EdgeView["items"][number]> {
+export async function edgeView(stack: Stack): Promise<EdgeView["items"][number]> {
   const res = await stack.admin("GET", "/edges");
   const item = ((await res.json()) as EdgeView).items.find((e) => e.id === "edge-local");
   if (item === undefined) throw new Error("edge-local is not registered");
   return item;
 }
 
-async function waitConverged(stack: Stack, afterVersion: number): Promise<EdgeView["items"][number]> {
+export async function waitConverged(stack: Stack, afterVersion: number): Promise<EdgeView["items"][number]> {
   const deadline = Date.now() + 600_000;
   for (;;) {
     const edge = await edgeView(stack);
