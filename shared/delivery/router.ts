@@ -3,6 +3,13 @@ import type { BreakerState } from "./breaker.ts";
 
 export type HubConfig = Policies["hubs"][number];
 
+/** With no `hubs` policy an edge delivers to the hub behind its HUB service binding. */
+export const DEFAULT_HUBS: HubConfig[] = [{ id: "hub", transport: "binding", binding: "HUB", priority: 0, weight: 1, maxConcurrency: 1000 }];
+
+export function hubsFrom(policy: Policies["hubs"] | null): HubConfig[] {
+  return policy !== null && policy.length > 0 ? policy : DEFAULT_HUBS;
+}
+
 /** Why a hub sits where it does in the order (reported with each attempt). */
 export type HubStanding = "healthy" | "half-open" | "busy" | "down";
 

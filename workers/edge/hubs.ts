@@ -4,7 +4,6 @@ import type { HubHealthReport, HubOutcome } from "../../shared/delivery/health.t
 import { httpHubIngest } from "../../shared/delivery/ingest-http.ts";
 import type { HubConfig } from "../../shared/delivery/router.ts";
 import type { DeliverySettings } from "../../shared/delivery/settings.ts";
-import type { Policies } from "../../shared/policy.ts";
 import type { HubHealthObject } from "./health.do.ts";
 
 /**
@@ -13,12 +12,7 @@ import type { HubHealthObject } from "./health.do.ts";
  */
 export const HUB_HEALTH_TTL_MS = 2_000;
 
-/** With no `hubs` policy the edge delivers to the hub behind its HUB service binding. */
-export const DEFAULT_HUBS: HubConfig[] = [{ id: "hub", transport: "binding", binding: "HUB", priority: 0, weight: 1, maxConcurrency: 1000 }];
-
-export function hubsFrom(policy: Policies["hubs"] | null): HubConfig[] {
-  return policy !== null && policy.length > 0 ? policy : DEFAULT_HUBS;
-}
+export { DEFAULT_HUBS, hubsFrom } from "../../shared/delivery/router.ts";
 
 /** A hub the policy names but this edge cannot reach as configured (missing binding, no URL). */
 export class HubConfigError extends Error {

@@ -12,6 +12,7 @@ describe("policy validation", () => {
       "safe-senders": { global: ["@partner.example"], perRecipient: { "alice@example.com": ["mum@family.example"] } },
       attachments: { blockedExtensions: ["exe", "js"], blockedContentTypes: ["application/x-msdownload"], blockEncryptedArchives: true, blockMacros: true },
       hubs: [{ id: "hub-a", transport: "binding", binding: "HUB", priority: 10, weight: 50, maxConcurrency: 20 }],
+      delivery: { attemptTimeoutMs: 5000, budgetMs: 15000, retryBaseSeconds: 120, expireAfterSeconds: 86400 },
       malware: { blockedSha256: ["a".repeat(64)] },
       "content-model": { version: "PCB1-test", model: "AAAA" },
       "relay-clients": [
@@ -31,6 +32,8 @@ describe("policy validation", () => {
     ["sender-lists", { blockedSenders: [], blockedDomains: [], blankSender: "maybe" }, /blankSender/],
     ["hubs", [{ id: "Hub A", transport: "binding", priority: 1, weight: 1, maxConcurrency: 1 }], /0\.id/],
     ["hubs", [{ id: "hub-a", transport: "https", url: "http://insecure.example", priority: 1, weight: 1, maxConcurrency: 1 }], /url/],
+    ["delivery", { budgetMs: 60_000 }, /budgetMs/],
+    ["delivery", { retryBaseSecs: 60 }, /retryBaseSecs|Unrecognized/],
     ["relay-clients", [{ id: "x", name: "X", keyHash: "plain-text-key", allowedIps: [], allowedSenders: [], ratePerMinute: 1 }], /keyHash/],
   ] as const)("refuses a bad %s document, naming the field", (name, value, message) => {
     const result = validatePolicy(name, value);
