@@ -33,6 +33,8 @@ export interface SpoolDeps {
   mailer: Mailer | null;
   now: () => number;
   fetcher?: typeof fetch;
+  /** Sends a spooled message on to a verified address (hubs with transport "forward"); null where impossible. */
+  forward?: (address: string, delivery: Delivery) => Promise<void>;
   /** Called after a hub confirmed and before the spool copy is deleted (tests crash here). */
   afterAccepted?: (deliveryId: string) => Promise<void>;
 }
@@ -47,7 +49,14 @@ export function productionDeps(env: Env): SpoolDeps {
             await binding.send(new EmailMessage(from, to, new Response(raw).body!));
           },
         };
-  return { mailer, now: Date.now };
+  // The email handler forwards with message.forward(); from the spool, the same binding sends a copy.
+  const forward =
+    binding === undefined
+      ? undefined
+      : async (address: string, delivery: Delivery) => {
+          await binding.send(new EmailMessage(delivery.envelope.from, address, new Response(delivery.raw).body!));
+        };
+  return { mailer, now: Date.now, forward };
 }
 
 /**
@@ -170,7 +179,7 @@ async function processOne(env: Env, deliveryId: unknown, hubs: HubConfig[], sett
     return { outcome: "dead", reason };
   }
 
-  const outcome = await deliverToHubs(env, delivery, { hubs, settings, now: deps.now, fetcher: deps.fetcher });
+  const outcome = await deliverToHubs(env, delivery, { hubs, settings, now: deps.now, fetcher: deps.fetcher, forward: deps.forward });
   if (outcome.delivered) {
     await deps.afterAccepted?.(deliveryId);
     await env.SPOOL.delete(key);

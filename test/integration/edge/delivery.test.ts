@@ -124,6 +124,33 @@ describe("delivery to upstream hubs", () => {
     expect(await spooledSubjects()).not.toContain("spooled");
   });
 
+  it("flapping hubs: whichever is up takes each message, the rest wait in the spool, and every message arrives once", async () => {
+    await useHubs(TWO_HUBS, { retryBaseSeconds: 1, retryMaxSeconds: 1, breakerFailures: 1, breakerOpenSeconds: 1 });
+    const states: ["up" | "down", "up" | "down"][] = [
+      ["up", "down"],
+      ["down", "up"],
+      ["down", "down"],
+      ["up", "up"],
+      ["down", "up"],
+      ["up", "down"],
+      ["down", "down"],
+    ];
+    const subjects: string[] = [];
+    for (const [i, [a, b]] of states.entries()) {
+      await chaos("a", { mode: a });
+      await chaos("b", { mode: b });
+      for (let n = 0; n < 3; n++) {
+        const subject = `flap ${i}.${n}`;
+        subjects.push(subject);
+        expect((await send(subject)).error).toBeNull();
+      }
+    }
+    await chaos("a", { mode: "up" });
+    await chaos("b", { mode: "up" });
+    for (const subject of subjects) await waitFor(`${subject} delivered`, async () => (await storedBySubject(subject)) > 0);
+    for (const subject of subjects) expect(await storedBySubject(subject)).toBe(1);
+  });
+
   it("a hub that hangs costs one attempt timeout, not the whole handler", async () => {
     await useHubs(TWO_HUBS, { attemptTimeoutMs: 200, budgetMs: 1000, retryBaseSeconds: 3600 });
     await chaos("a", { mode: "hang", hangMs: 5000 });
