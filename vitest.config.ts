@@ -66,6 +66,8 @@ const hubAuxiliary = {
   d1Databases: { DB: "hub-db" },
   r2Buckets: { MAILBOX: "hub-mailbox" },
   durableObjects: { SYNC_SCHEDULER: { className: "SyncScheduler", useSQLite: true } },
+  // Ingest queues onward steps (webhook and forward routes); no consumer here: edge tests route to the mailbox only.
+  queueProducers: { ONWARD: { queueName: "portcullis-onward" } },
   bindings: TEST_SECRETS,
 };
 
@@ -142,9 +144,13 @@ export default defineConfig({
             wrangler: { configPath: "./workers/hub/wrangler.toml" },
             miniflare: {
               bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations },
+              // Forward routes: the local send_email binding refuses every other destination, so a
+              // test sees the binding itself (not a stand-in) act on the route's address.
+              email: { send_email: [{ name: "MAILER", allowed_destination_addresses: ["archive@elsewhere.example"] }] },
               serviceBindings: { EDGE_2: { name: "portcullis-edge-2", entrypoint: "EdgeDirectory" } },
-              // The hub's outbound fetches (EdgeSync over signed HTTPS) reach a third edge.
-              outboundService: "portcullis-edge-3",
+              // The hub's outbound fetches: a webhook receiver for the onward tests, and a third edge
+              // for EdgeSync over signed HTTPS (see the module).
+              outboundService: async (request: Request, mf: unknown) => (await import("./test/integration/hub/outbound.ts")).hubOutbound(request, mf),
               workers: [
                 edgeAuxiliary("portcullis-edge", "edge-test"),
                 edgeAuxiliary("portcullis-edge-2", "edge-test-2"),

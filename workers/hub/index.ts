@@ -1,7 +1,10 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { Delivery, HubIngestApi, HubPing, IngestResult } from "../../shared/delivery.ts";
 import { app } from "./app.ts";
+import { pruneNonces } from "./db/nonces.ts";
+import { hubPing } from "./health.ts";
 import { storeDelivery } from "./mailbox.ts";
+import { consumeOnward, type OnwardTask, sweepOnward } from "./onward/queue.ts";
 import { scheduler } from "./sync/trigger.ts";
 
 export { SyncScheduler } from "./sync/scheduler.do.ts";
@@ -17,16 +20,28 @@ export class HubIngest extends WorkerEntrypoint<Env> implements HubIngestApi {
 
   /** The edges' active health probe: answers only when the database does, since ingest needs it. */
   async ping(): Promise<HubPing> {
-    await this.env.DB.prepare("SELECT 1").first();
-    return { status: "ok", hubId: this.env.HUB_ID };
+    return hubPing(this.env);
   }
 }
 
 export default {
   fetch: app.fetch,
 
-  /** The cron safety net: bring every edge to the current directory, whatever was missed. */
+  /** Onward routing: one attempt per queued row (see onward/queue.ts). */
+  async queue(batch, env) {
+    await consumeOnward(batch, env);
+  },
+
+  /**
+   * The every-minute safety net: bring every edge to the current directory, re-queue onward rows
+   * whose queue message was lost and fail expired ones, and forget nonces that can no longer be
+   * replayed. Each runs on its own: one failing does not stop the others.
+   */
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(scheduler(env).runNow());
+    ctx.waitUntil(
+      sweepOnward(env).then((r) => (r.expired + r.queued + r.attempted > 0 ? console.log(JSON.stringify({ event: "onward_sweep", ...r })) : undefined)),
+    );
+    ctx.waitUntil(pruneNonces(env.DB, new Date().toISOString()));
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<Env, OnwardTask>;

@@ -1,7 +1,13 @@
 import { DELIVERY_ID, type Delivery, type IngestResult } from "../../shared/delivery.ts";
+import { domainOf, normaliseAddress } from "../../shared/directory/address.ts";
 import { sha256Hex } from "../../shared/directory/hash.ts";
-import { MAX_MESSAGE_BYTES } from "../../shared/limits.ts";
-import { insertMessage, messageIdForDelivery } from "./db/messages.ts";
+import { MAX_MESSAGE_BYTES, MAX_RECIPIENTS } from "../../shared/limits.ts";
+import { routesForDomains } from "./db/domains.ts";
+import { insertMessageStatement, messageIdForDelivery } from "./db/messages.ts";
+import { insertOnwardStatement, type NewOnward } from "./db/onward.ts";
+import { ONWARD_EXPIRE_SECONDS } from "./onward/limits.ts";
+import { enqueueOnward } from "./onward/queue.ts";
+import { onwardTarget } from "./onward/route.ts";
 
 /** A hand-over the hub refuses outright (not transient: retrying the same payload cannot help). */
 export class InvalidDeliveryError extends Error {
@@ -13,18 +19,63 @@ function validate(d: Delivery): void {
   if (typeof d.deliveryId !== "string" || !DELIVERY_ID.test(d.deliveryId)) throw new InvalidDeliveryError("deliveryId must be a UUID");
   if (!(d.raw instanceof Uint8Array)) throw new InvalidDeliveryError("raw must be bytes");
   if (d.raw.byteLength > MAX_MESSAGE_BYTES) throw new InvalidDeliveryError(`raw exceeds ${MAX_MESSAGE_BYTES} bytes`);
+  if (typeof d.edgeId !== "string" || d.edgeId.length === 0) throw new InvalidDeliveryError("edgeId must be a string");
   if (typeof d.envelope?.from !== "string" || !Array.isArray(d.envelope.to) || d.envelope.to.length === 0) {
     throw new InvalidDeliveryError("envelope needs from and at least one recipient");
   }
+  if (d.envelope.to.length > MAX_RECIPIENTS || !d.envelope.to.every((to) => typeof to === "string")) {
+    throw new InvalidDeliveryError(`envelope.to must be at most ${MAX_RECIPIENTS} addresses`);
+  }
+  if (!(d.subject === null || typeof d.subject === "string") || !(d.messageId === null || typeof d.messageId === "string")) {
+    throw new InvalidDeliveryError("subject and messageId must be strings or null");
+  }
+  if (typeof d.receivedAt !== "string") throw new InvalidDeliveryError("receivedAt must be an ISO 8601 time");
   if (Number.isNaN(Date.parse(d.receivedAt))) throw new InvalidDeliveryError("receivedAt must be an ISO 8601 time");
   if (d.verdict?.action !== "accept" && d.verdict?.action !== "quarantine") throw new InvalidDeliveryError("verdict.action must be accept or quarantine");
+  if (typeof d.verdict.scl !== "number" || !Array.isArray(d.verdict.agents)) throw new InvalidDeliveryError("verdict needs scl and agents");
+}
+
+/**
+ * The onward steps of an accepted delivery: one per distinct route among its recipients'
+ * domains (several domains may share a route), each with the recipients it serves. Quarantined
+ * mail has none: it stays in the quarantine until an operator acts.
+ */
+async function onwardSteps(db: D1Database, d: Delivery, now: number): Promise<NewOnward[]> {
+  if (d.verdict.action !== "accept") return [];
+  const byDomain = new Map<string, string[]>();
+  for (const to of d.envelope.to) {
+    const address = normaliseAddress(to);
+    if (address === null) continue;
+    const domain = domainOf(address);
+    byDomain.set(domain, [...(byDomain.get(domain) ?? []), to]);
+  }
+  const routes = await routesForDomains(db, [...byDomain.keys()]);
+  const steps = new Map<string, NewOnward>();
+  for (const [domain, recipients] of byDomain) {
+    const route = routes.get(domain);
+    const target = route === undefined ? null : onwardTarget(route);
+    if (target === null) continue;
+    const step = steps.get(target.key);
+    if (step !== undefined) step.recipients.push(...recipients);
+    else {
+      steps.set(target.key, {
+        ...target,
+        recipients: [...recipients],
+        nextAttemptAt: new Date(now).toISOString(),
+        expiresAt: new Date(now + ONWARD_EXPIRE_SECONDS * 1000).toISOString(),
+      });
+    }
+  }
+  return [...steps.values()];
 }
 
 /**
  * Stores a delivery in the mailbox: raw bytes to R2, then an index row in D1 keyed by the
- * delivery id. Idempotent: a delivery id already stored is not stored again. The R2 write comes
- * first, so a row never points at missing bytes; a crash between the two leaves only an
- * unreferenced object, and the edge's retry (same id) completes the row.
+ * delivery id, together with its onward steps (webhook and forward routes) in the same batch.
+ * Idempotent: a delivery id already stored is not stored again, and gets no second onward step.
+ * The R2 write comes first, so a row never points at missing bytes; a crash between the two
+ * leaves only an unreferenced object, and the edge's retry (same id) completes the row. The
+ * onward steps written are then queued; if queueing fails, the cron finds them in D1.
  */
 export async function storeDelivery(env: Env, d: Delivery): Promise<IngestResult> {
   try {
@@ -45,7 +96,8 @@ export async function storeDelivery(env: Env, d: Delivery): Promise<IngestResult
     httpMetadata: { contentType: "message/rfc822" },
     customMetadata: { deliveryId: d.deliveryId, edgeId: d.edgeId },
   });
-  const id = await insertMessage(env.DB, {
+  const onward = await onwardSteps(env.DB, d, Date.now());
+  const insert = insertMessageStatement(env.DB, {
     deliveryId: d.deliveryId,
     edgeId: d.edgeId,
     from: d.envelope.from,
@@ -61,6 +113,12 @@ export async function storeDelivery(env: Env, d: Delivery): Promise<IngestResult
     tags: d.verdict.tags ?? {},
     receivedAt: d.receivedAt,
   });
+  const [message, ...steps] = await env.DB.batch<{ id: number }>([insert, ...onward.map((o) => insertOnwardStatement(env.DB, d.deliveryId, o))]);
+  const id = message?.results[0]?.id ?? null;
+  await enqueueOnward(
+    env,
+    steps.flatMap((s) => s.results.map((r) => r.id)),
+  );
   if (id !== null) return { status: "stored", id };
   // Another attempt with the same delivery id won the race: same bytes, same key — nothing lost.
   const winner = await messageIdForDelivery(env.DB, d.deliveryId);

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { HubEnv } from "../app.ts";
 import { withTags } from "../../../shared/tags.ts";
 import { type Folder, getMessage, listMessages } from "../db/messages.ts";
+import { onwardForMessage } from "../db/onward.ts";
 import { ApiError } from "./errors.ts";
 import { decodeCursor, encodeCursor, pageLimit } from "./pagination.ts";
 
@@ -26,12 +27,12 @@ messages.get("/", async (c) => {
   return c.json({ items, nextCursor: items.length === limit && last !== undefined ? encodeCursor(last.id) : null });
 });
 
-/** GET /api/v1/messages/{id} — metadata and per-agent results. */
+/** GET /api/v1/messages/{id} — metadata, per-agent results, and its onward steps (webhook and forward routes) with their state. */
 messages.get("/:id", async (c) => {
   const record = await getMessage(c.env.DB, messageId(c.req.param("id")));
   if (record === null) throw new ApiError(404, "not_found", "No such message.");
   const { r2Key: _, ...rest } = record;
-  return c.json(rest);
+  return c.json({ ...rest, onward: await onwardForMessage(c.env.DB, record.id) });
 });
 
 /**

@@ -63,11 +63,12 @@ function toRecord(row: MessageRow): MessageRecord {
 }
 
 /**
- * Inserts a message unless its delivery id is already stored. Returns the new id, or null when
- * the delivery id existed (a retried hand-over).
+ * The statement that inserts a message unless its delivery id is already stored. It returns the
+ * new id as its one row, or no row when the delivery id existed (a retried hand-over). A statement
+ * rather than a call, so the onward steps go into the same batch (one transaction).
  */
-export async function insertMessage(db: D1Database, m: NewMessage): Promise<number | null> {
-  const row = await db
+export function insertMessageStatement(db: D1Database, m: NewMessage): D1PreparedStatement {
+  return db
     .prepare(
       `INSERT INTO messages (delivery_id, edge_id, mail_from, rcpt_to, subject, message_id, size, sha256, r2_key, action, scl, agents, tags, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -89,9 +90,7 @@ export async function insertMessage(db: D1Database, m: NewMessage): Promise<numb
       JSON.stringify(m.agents),
       JSON.stringify(m.tags),
       m.receivedAt,
-    )
-    .first<{ id: number }>();
-  return row?.id ?? null;
+    );
 }
 
 export async function messageIdForDelivery(db: D1Database, deliveryId: string): Promise<number | null> {

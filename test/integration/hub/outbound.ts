@@ -1,0 +1,60 @@
+/**
+ * The hub test project's outbound fetches (vitest.config.ts, `outboundService`), run by vitest in
+ * Node. `https://webhook.test/…` is a webhook receiver for the onward tests; everything else goes
+ * to the third edge (EdgeSync over signed HTTPS).
+ *
+ * The receiver records every request under its path and answers by the path's last segment:
+ *   …/ok        200
+ *   …/fail-N    500 for the first N requests to that path, then 200
+ *   …/always    500, every time
+ *   …/redirect  307 to another URL
+ *   …/slow-MS   200 after MS milliseconds
+ * `GET https://webhook.test/_requests/<path>` answers the recorded requests to <path> as JSON
+ * ({headers, body: base64}[]). Tests use a fresh path each, so files running side by side never
+ * see each other's requests.
+ */
+
+/** What the outbound function is given besides the request: the Miniflare instance of the test file. */
+interface MiniflareLike {
+  getWorker(name: string): Promise<{ fetch(input: Request): Promise<Response> }>;
+}
+
+export interface RecordedRequest {
+  method: string;
+  headers: Record<string, string>;
+  /** The body, base64. */
+  body: string;
+}
+
+const recorded = new Map<string, RecordedRequest[]>();
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.byteLength; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+async function webhookReceiver(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.pathname.startsWith("/_requests/")) return Response.json(recorded.get(url.pathname.slice("/_requests".length)) ?? []);
+  const seen = recorded.get(url.pathname) ?? [];
+  const headers: Record<string, string> = {};
+  request.headers.forEach((value, name) => (headers[name] = value));
+  seen.push({ method: request.method, headers, body: base64(new Uint8Array(await request.arrayBuffer())) });
+  recorded.set(url.pathname, seen);
+  const behaviour = url.pathname.slice(url.pathname.lastIndexOf("/") + 1);
+  const failFirst = /^fail-(\d+)$/.exec(behaviour);
+  if (behaviour === "always" || (failFirst !== null && seen.length <= Number(failFirst[1])))
+    return new Response("receiver down for maintenance", { status: 500 });
+  const slow = /^slow-(\d+)$/.exec(behaviour);
+  if (slow !== null) await new Promise((resolve) => setTimeout(resolve, Number(slow[1])));
+  if (behaviour === "redirect") return new Response(null, { status: 307, headers: { location: "https://webhook.test/elsewhere/ok" } });
+  return new Response("ok");
+}
+
+/** The outbound function: `mf` is the test file's Miniflare instance (typed loosely: this module also compiles against workers types). */
+export async function hubOutbound(request: Request, mf: unknown): Promise<Response> {
+  const host = new URL(request.url).hostname;
+  if (host === "webhook.test") return webhookReceiver(request);
+  return (await (mf as MiniflareLike).getWorker("portcullis-edge-3")).fetch(request);
+}
