@@ -5,8 +5,8 @@ import { FORWARD_SUBJECT_CHARS } from "./limits.ts";
 
 /**
  * A forward route's message. Cloudflare's send_email binding sends only mail whose From is an
- * address of ours and which carries no Received trace, so the original cannot be re-sent as it
- * is; it travels attached, byte for byte (as Exchange's journal reports carry the original), in a
+ * address of ours (and the local simulator refuses any message with a Received header, which all
+ * inbound mail has), so the original cannot be re-sent as it is; it travels attached, byte for byte (as Exchange's journal reports carry the original), in a
  * short message from FORWARD_FROM:
  *
  *   From: <FORWARD_FROM>   To: <route address>   Subject: Fwd: <original subject>
