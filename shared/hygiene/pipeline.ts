@@ -1,8 +1,8 @@
 import { AGENT_TIMEOUT_MS } from "../limits.ts";
 import { ACCEPTED_REPLY, formatReply, smtpReply } from "../smtp.ts";
 import { tagsFor } from "../tags.ts";
-import { withTimeout } from "../timeout.ts";
 import type { Action, RejectReason } from "../verdict.ts";
+import { AgentTimer } from "./agent-timer.ts";
 import { AGENTS } from "./agents/index.ts";
 import { parseConnection } from "./connection.ts";
 import { parseMessage } from "./parse.ts";
@@ -68,16 +68,21 @@ export async function runPipeline(input: PipelineInput, ctx: AgentContext, optio
     return null;
   };
 
-  for (const agent of agents) {
-    if (agent.phase !== "envelope" && !parsed) {
-      const refused = await parseOnce();
-      if (refused !== null) return refused;
+  const timer = new AgentTimer(AGENT_TIMEOUT_MS);
+  try {
+    for (const agent of agents) {
+      if (agent.phase !== "envelope" && !parsed) {
+        const refused = await parseOnce();
+        if (refused !== null) return refused;
+      }
+      const verdict = await runAgent(agent, mail, ctx, options, timer);
+      outcomes.push(describe(agent.name, verdict));
+      if (verdict.action === "continue") continue;
+      if (verdict.action === "accept") break;
+      return finish(verdict.action, verdict.reason);
     }
-    const verdict = await runAgent(agent, mail, ctx, options);
-    outcomes.push(describe(agent.name, verdict));
-    if (verdict.action === "continue") continue;
-    if (verdict.action === "accept") break;
-    return finish(verdict.action, verdict.reason);
+  } finally {
+    timer.stop();
   }
   if (!parsed) {
     const refused = await parseOnce();
@@ -86,9 +91,9 @@ export async function runPipeline(input: PipelineInput, ctx: AgentContext, optio
   return finish("accept", null);
 }
 
-async function runAgent(agent: Agent, mail: InboundMail, ctx: AgentContext, options: PipelineOptions): Promise<AgentVerdict> {
+async function runAgent(agent: Agent, mail: InboundMail, ctx: AgentContext, options: PipelineOptions, timer: AgentTimer): Promise<AgentVerdict> {
   try {
-    return await withTimeout(agent.check(mail, ctx), AGENT_TIMEOUT_MS, `agent ${agent.name} did not finish`);
+    return await timer.run(agent.check(mail, ctx), `agent ${agent.name} did not finish`);
   } catch (error) {
     options.onAgentError?.(agent.name, error);
     const detail = error instanceof Error ? error.message : String(error);

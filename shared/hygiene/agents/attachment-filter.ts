@@ -132,9 +132,17 @@ export function blockedBy(file: InspectedFile, rules: AttachmentRules): string |
   return null;
 }
 
+/** Rules per policy object: policies are cached per snapshot, so each is turned into rules once. */
+const prepared = new WeakMap<Policies["attachments"], AttachmentRules>();
+
 async function rulesFor(ctx: AgentContext): Promise<AttachmentRules> {
-  const policy = ctx.directory === null ? null : await readPolicy(ctx.directory, "attachments");
-  return attachmentRules(policy ?? DEFAULT_ATTACHMENT_POLICY);
+  const policy = (ctx.directory === null ? null : await readPolicy(ctx.directory, "attachments")) ?? DEFAULT_ATTACHMENT_POLICY;
+  let rules = prepared.get(policy);
+  if (rules === undefined) {
+    rules = attachmentRules(policy);
+    prepared.set(policy, rules);
+  }
+  return rules;
 }
 
 /**

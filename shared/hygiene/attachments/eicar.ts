@@ -29,8 +29,20 @@ const TRAILING = new Set([...EICAR_TRAILING].map((c) => c.charCodeAt(0)));
  * await isEicar(bytes.subarray(0, 128), bytes.length) // true for eicar.com
  */
 export async function isEicar(head: Uint8Array, size: number): Promise<boolean> {
-  if (size < EICAR_LENGTH || size > EICAR_MAX_BYTES || head.length < size) return false;
-  if (!START.every((b, i) => head[i] === b)) return false;
-  for (let i = EICAR_LENGTH; i < size; i++) if (!TRAILING.has(head[i]!)) return false;
+  if (!mayBeEicar(head, size)) return false;
   return (await sha256Hex(head.slice(0, EICAR_LENGTH))) === EICAR_SHA256;
+}
+
+/**
+ * Whether a file could be the EICAR test file by its size, first characters and trailer: what
+ * {@link isEicar} checks before hashing, without a promise — nearly every file is ruled out here.
+ *
+ * @example
+ * mayBeEicar(bytes.subarray(0, 128), bytes.length) // false for anything that does not start "X5O!P%@AP"
+ */
+export function mayBeEicar(head: Uint8Array, size: number): boolean {
+  if (size < EICAR_LENGTH || size > EICAR_MAX_BYTES || head.length < size) return false;
+  for (let i = 0; i < START.length; i++) if (head[i] !== START[i]) return false;
+  for (let i = EICAR_LENGTH; i < size; i++) if (!TRAILING.has(head[i]!)) return false;
+  return true;
 }

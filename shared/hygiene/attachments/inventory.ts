@@ -55,7 +55,8 @@ export function inspectMessage(email: Email): Promise<Inventory> {
 
 /** Builds an inventory under explicit limits, uncached (tests use small limits). */
 export async function buildInventory(email: Email, limits: InspectionLimits): Promise<Inventory> {
-  const budget = new Budget(checkLimits({ ...limits }));
+  // The defaults are checked once, below; limits a caller passes are checked each time.
+  const budget = new Budget(limits === DEFAULT_INSPECTION_LIMITS ? limits : checkLimits({ ...limits }));
   const walker = new ArchiveWalker(budget);
   const bodies: BodyHead[] = [];
   let problem: InspectionLimitError | null = null;
@@ -67,6 +68,8 @@ export async function buildInventory(email: Email, limits: InspectionLimits): Pr
   }
   return { files: walker.files, bodies, problem, work: budget.work, budget };
 }
+
+checkLimits({ ...DEFAULT_INSPECTION_LIMITS });
 
 /** message/rfc822 and its UTF-8 sibling message/global (RFC 6532) are messages to open. */
 const MESSAGE_TYPES = new Set(["message/rfc822", "message/global"]);

@@ -28,6 +28,8 @@ export function uuBlockAt(bytes: Uint8Array): UuBlock | null {
  */
 export function uuBlocksIn(text: string, max: number): string[] {
   const blocks: string[] = [];
+  // Most bodies hold no "begin" at all: indexOf says so faster than a multiline search.
+  if (!text.includes("begin")) return blocks;
   for (const match of text.matchAll(/^begin(-base64)? [0-7]{3,4} [^\r\n]+\r?\n/gm)) {
     if (blocks.length >= max) break;
     const terminator = match[1] !== undefined ? "\n====" : "\nend";

@@ -86,18 +86,79 @@ export function trainModel(docs: Iterable<{ tokens: Iterable<number>; spam: bool
   };
 }
 
-/** Index of `hash` in the model, or -1. */
-function find(model: BayesModel, hash: number): number {
-  let lo = 0;
-  let hi = model.hashes.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const h = model.hashes[mid]!;
-    if (h === hash) return mid;
-    if (h < hash) lo = mid + 1;
-    else hi = mid - 1;
+/**
+ * A model made ready for scoring, once per model: an open-addressing table from token hash to
+ * the token's probability and its logarithms, holding only the tokens that can be clues (far
+ * enough from 0.5). Scoring then costs one probe per token, where a binary search and a
+ * probability per token cost far more; a token missing from the table is no clue either way.
+ */
+interface ScoringTable {
+  /**
+   * One bit per value of a hash's low PRESENT_BITS bits, set for the clues': most tokens of a
+   * message are not clues, and this 32 KiB map rules them out without touching the larger table.
+   */
+  present: Int32Array;
+  /** Slot pairs: the token hash, and 1 + its index in `prob` (0 for an empty slot). One probe reads both. */
+  slots: Int32Array;
+  mask: number;
+  shift: number;
+  prob: Float64Array;
+  lnProb: Float64Array;
+  lnNotProb: Float64Array;
+}
+
+const tables = new WeakMap<BayesModel, ScoringTable>();
+const PRESENT_BITS = 18;
+
+function slotOf(hash: number, shift: number): number {
+  return Math.imul(hash, 0x9e3779b1) >>> shift;
+}
+
+function scoringTable(model: BayesModel): ScoringTable {
+  let table = tables.get(model);
+  if (table !== undefined) return table;
+  const clues: number[] = [];
+  for (let i = 0; i < model.hashes.length; i++) {
+    if (Math.abs(tokenProbability(model, model.spam[i]!, model.ham[i]!) - 0.5) >= MIN_PROB_STRENGTH) clues.push(i);
   }
-  return -1;
+  // At most half full, so a token the model does not know (most of them) is ruled out in a probe or two.
+  let bits = 1;
+  while (1 << bits < clues.length * 2) bits++;
+  const size = 1 << bits;
+  const slots = new Int32Array(size * 2);
+  const present = new Int32Array(1 << (PRESENT_BITS - 5));
+  const prob = new Float64Array(clues.length);
+  const lnProb = new Float64Array(clues.length);
+  const lnNotProb = new Float64Array(clues.length);
+  for (const [k, i] of clues.entries()) {
+    const p = tokenProbability(model, model.spam[i]!, model.ham[i]!);
+    prob[k] = p;
+    lnProb[k] = Math.log(p);
+    lnNotProb[k] = Math.log(1 - p);
+    const hash = model.hashes[i]! | 0;
+    const bit = hash & ((1 << PRESENT_BITS) - 1);
+    present[bit >>> 5] = present[bit >>> 5]! | (1 << (bit & 31));
+    let slot = slotOf(hash, 32 - bits);
+    while (slots[slot * 2 + 1] !== 0) slot = (slot + 1) & (size - 1);
+    slots[slot * 2] = hash;
+    slots[slot * 2 + 1] = k + 1;
+  }
+  table = { present, slots, mask: size - 1, shift: 32 - bits, prob, lnProb, lnNotProb };
+  tables.set(model, table);
+  return table;
+}
+
+/** Index of a token hash in the table's arrays, or -1 when it is no clue. */
+function find(table: ScoringTable, hash: number): number {
+  const h = hash | 0;
+  const bit = h & ((1 << PRESENT_BITS) - 1);
+  if ((table.present[bit >>> 5]! & (1 << (bit & 31))) === 0) return -1;
+  const { slots, mask } = table;
+  for (let slot = slotOf(h, table.shift); ; slot = (slot + 1) & mask) {
+    const entry = slots[slot * 2 + 1]!;
+    if (entry === 0) return -1;
+    if (slots[slot * 2] === h) return entry - 1;
+  }
 }
 
 /** Upper tail of the chi-squared distribution with an even number of degrees of freedom. */
@@ -127,26 +188,27 @@ export interface BayesScore {
  * spamProbability(model, tokens) // { probability: 0.998, clues: 87 }
  */
 export function spamProbability(model: BayesModel, tokens: Iterable<number>): BayesScore {
-  const probs: number[] = [];
+  const table = scoringTable(model);
+  const clues: number[] = [];
   for (const hash of tokens) {
-    const i = find(model, hash);
-    if (i === -1) continue;
-    const p = tokenProbability(model, model.spam[i]!, model.ham[i]!);
-    if (Math.abs(p - 0.5) >= MIN_PROB_STRENGTH) probs.push(p);
+    const i = find(table, hash);
+    if (i !== -1) clues.push(i);
   }
-  if (probs.length === 0) return { probability: 0.5, clues: 0 };
-  if (probs.length > MAX_DISCRIMINATORS) {
-    probs.sort((a, b) => Math.abs(b - 0.5) - Math.abs(a - 0.5));
-    probs.length = MAX_DISCRIMINATORS;
+  if (clues.length === 0) return { probability: 0.5, clues: 0 };
+  if (clues.length > MAX_DISCRIMINATORS) {
+    // Strongest first; equally strong clues keep their order (the sort is stable).
+    const { prob } = table;
+    clues.sort((a, b) => Math.abs(prob[b]! - 0.5) - Math.abs(prob[a]! - 0.5));
+    clues.length = MAX_DISCRIMINATORS;
   }
   // Fisher: -2 Σ ln p is chi-squared with 2n degrees of freedom when the p are uniform.
   let lnHam = 0;
   let lnSpam = 0;
-  for (const p of probs) {
-    lnHam += Math.log(p);
-    lnSpam += Math.log(1 - p);
+  for (const i of clues) {
+    lnHam += table.lnProb[i]!;
+    lnSpam += table.lnNotProb[i]!;
   }
-  const n = probs.length;
+  const n = clues.length;
   const spamness = 1 - chi2Q(-2 * lnSpam, 2 * n);
   const hamness = 1 - chi2Q(-2 * lnHam, 2 * n);
   return { probability: (spamness - hamness + 1) / 2, clues: n };

@@ -8,10 +8,23 @@
  * tokenHash("subject:free") // a number in [0, 2^32)
  */
 export function tokenHash(token: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < token.length; i++) {
-    h ^= token.charCodeAt(i);
+  return hashFrom(FNV_OFFSET, token, 0, token.length, false) >>> 0;
+}
+
+/** FNV-1a's starting state. */
+export const FNV_OFFSET = 0x811c9dc5;
+
+/**
+ * Continues an FNV-1a state `h` over `text[start, end)`, ASCII letters lower-cased when
+ * `lowerAscii` is set: the hash of a prefix plus a word, taken without building either string.
+ * The result is the raw state; `>>> 0` of it is the hash.
+ */
+export function hashFrom(h: number, text: string, start: number, end: number, lowerAscii: boolean): number {
+  for (let i = start; i < end; i++) {
+    let c = text.charCodeAt(i);
+    if (lowerAscii && c >= 0x41 && c <= 0x5a) c |= 0x20;
+    h ^= c;
     h = Math.imul(h, 0x01000193);
   }
-  return h >>> 0;
+  return h;
 }

@@ -39,12 +39,27 @@ const NAME_DOMAIN =
 function shownDomains(fullName: string): string[] {
   const name = fullName.slice(0, MAX_NAME_CHARS);
   const out: string[] = [];
+  // Both patterns need an "@" or a dot; most names have neither.
+  if (!name.includes("@") && !name.includes(".")) return out;
   for (const m of name.matchAll(NAME_ADDRESS)) out.push(m[1]!.toLowerCase());
   for (const m of name.replace(NAME_ADDRESS, " ").matchAll(NAME_DOMAIN)) {
     const tld = m[1]!.slice(m[1]!.lastIndexOf(".") + 1);
     if (tld === tld.toLowerCase()) out.push(m[1]!.toLowerCase());
   }
   return out;
+}
+
+/** Upper- and lower-case letters in a text (\p{Lu} and \p{Ll}); counted by hand when it is ASCII. */
+function letterCases(text: string): { upper: number; lower: number } {
+  let upper = 0;
+  let lower = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return { upper: text.match(/\p{Lu}/gu)?.length ?? 0, lower: text.match(/\p{Ll}/gu)?.length ?? 0 };
+    if (c >= 0x41 && c <= 0x5a) upper++;
+    else if (c >= 0x61 && c <= 0x7a) lower++;
+  }
+  return { upper, lower };
 }
 
 /** Rules over the top-level headers. */
@@ -61,7 +76,9 @@ export const HEADER_RULES: readonly ContentRule[] = [
     description:
       "More than one From: header, or several From: addresses without a Sender: (RFC 5322 §3.6.2). Readers show one of them and filters may check another — a phishing trick.",
     test: ({ view }) => {
-      const fromHeaders = view.email.headers.filter((h) => h.key.trim() === "from").length;
+      // Keys are trimmed of spaces and tabs only; trim() also counts a "from" behind other white space.
+      let fromHeaders = 0;
+      for (const h of view.email.headers) if (h.key === "from" || (h.key.length > 4 && h.key.trim() === "from")) fromHeaders++;
       if (fromHeaders > 1) return `${fromHeaders} From: headers`;
       const addresses = (view.headers.get("from")?.[0] ?? "").split(",").filter((a) => a.includes("@")).length;
       if (addresses > 1 && !view.headers.has("sender")) return `${addresses} From: addresses, no Sender:`;
@@ -112,9 +129,7 @@ export const HEADER_RULES: readonly ContentRule[] = [
     score: 1,
     description: `A subject of at least ${CAPS_MIN_LETTERS} letters, ${CAPS_RATIO * 100}% or more of them capitals ("MAKE MONEY FAST").`,
     test: ({ view }) => {
-      const subject = view.email.subject ?? "";
-      const upper = subject.match(/\p{Lu}/gu)?.length ?? 0;
-      const lower = subject.match(/\p{Ll}/gu)?.length ?? 0;
+      const { upper, lower } = letterCases(view.email.subject ?? "");
       if (upper + lower < CAPS_MIN_LETTERS || upper / (upper + lower) < CAPS_RATIO) return null;
       return "subject in capitals";
     },

@@ -2,10 +2,9 @@ import type { Email } from "postal-mime";
 import type { AuthResults } from "../types.ts";
 import { type BayesModel, type BayesScore, spamProbability } from "./bayes.ts";
 import { findGtube } from "./gtube.ts";
-import { tokenHash } from "./hash.ts";
 import { runRules, type RuleHit } from "./rules.ts";
 import { MAX_SCL, sclFrom } from "./scl.ts";
-import { tokenize } from "./tokenize.ts";
+import { tokenHashes } from "./tokenize.ts";
 import { messageView } from "./view.ts";
 
 /** Everything the content filter concluded about one message. */
@@ -28,7 +27,7 @@ export interface ScoreOptions {
 
 /** A message's token hashes, as trained on and scored. */
 export function messageTokens(email: Email): number[] {
-  return [...tokenize(messageView(email))].map(tokenHash);
+  return tokenHashes(messageView(email));
 }
 
 /**
@@ -42,7 +41,7 @@ export function messageTokens(email: Email): number[] {
 export function scoreMessage(email: Email, model: BayesModel, options: ScoreOptions): ContentScore {
   const gtube = findGtube(email);
   const view = messageView(email);
-  const tokens = [...tokenize(view)].map(tokenHash);
+  const tokens = tokenHashes(view);
   const bayes = spamProbability(model, tokens);
   const rules = runRules({ view, auth: options.auth, now: options.now });
   const scl = gtube !== null ? MAX_SCL : sclFrom(bayes, rules);

@@ -29,6 +29,16 @@ const SECOND_LEVEL = new Set(["co", "com", "net", "org", "gov", "edu", "ac", "or
  * registrableDomain("login.secure.example.com") // "example.com"
  */
 export function registrableDomain(host: string): string {
+  // Without empty labels (no dot at either end, none doubled), the last dots say it all.
+  if (host.charCodeAt(0) !== 0x2e && host.charCodeAt(host.length - 1) !== 0x2e && !host.includes("..")) {
+    const last = host.lastIndexOf(".");
+    const before = last <= 0 ? -1 : host.lastIndexOf(".", last - 1);
+    if (before === -1) return host;
+    if (last - before - 1 > 0 && host.length - last - 1 === 2 && SECOND_LEVEL.has(host.slice(before + 1, last))) {
+      return before === 0 ? host : host.slice(host.lastIndexOf(".", before - 1) + 1);
+    }
+    return host.slice(before + 1);
+  }
   const labels = host.split(".").filter((l) => l.length > 0);
   if (labels.length <= 2) return labels.join(".");
   const tld = labels[labels.length - 1]!;

@@ -1,9 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { memoryDirectory } from "../../../../shared/directory/memory.ts";
 import { runPipeline } from "../../../../shared/hygiene/pipeline.ts";
 import type { Agent } from "../../../../shared/hygiene/types.ts";
 import { limits } from "../../../../shared/hygiene/agents/limits.ts";
-import { MAX_HEADER_FIELDS, MAX_HEADERS_BYTES, MAX_MIME_NESTING_DEPTH, MAX_MIME_PARTS } from "../../../../shared/limits.ts";
+import { AGENT_TIMEOUT_MS, MAX_HEADER_FIELDS, MAX_HEADERS_BYTES, MAX_MIME_NESTING_DEPTH, MAX_MIME_PARTS } from "../../../../shared/limits.ts";
 import { countHeaderFields, countMimeParts } from "../../../../shared/hygiene/parse.ts";
 import { bytesOf, buildMessage } from "../../../helpers/mail.ts";
 
@@ -170,6 +170,40 @@ describe("hygiene pipeline", () => {
       );
       expect(result.action).toBe("tempfail");
       expect(result.smtp).toMatch(/^451 4\.3\.0 /);
+    });
+
+    const hang = (failMode: "open" | "closed"): Agent => ({
+      name: `hang-${failMode}`,
+      phase: "body",
+      failMode,
+      check: () => new Promise(() => {}),
+    });
+
+    it("defers when a fail-closed agent does not finish in time, and carries on past a fail-open one", async () => {
+      vi.useFakeTimers();
+      try {
+        const raw = bytesOf(buildMessage());
+        const closed = runPipeline({ envelope: envelope(["alice@example.com"]), raw }, { directory }, { agents: [limits, hang("closed")] });
+        await vi.advanceTimersByTimeAsync(AGENT_TIMEOUT_MS);
+        const deferred = await closed;
+        expect(deferred.action).toBe("tempfail");
+        expect(deferred.reason).toMatchObject({ reason: "agent_failed", agent: "hang-closed", detail: expect.stringMatching(/did not finish/) });
+
+        const open = runPipeline({ envelope: envelope(["alice@example.com"]), raw }, { directory }, { agents: [limits, hang("open"), limits] });
+        await vi.advanceTimersByTimeAsync(AGENT_TIMEOUT_MS);
+        const carried = await open;
+        expect(carried.action).toBe("accept");
+        expect(carried.agents.map((a) => [a.agent, a.result])).toEqual([
+          ["limits", "pass"],
+          ["parse", "pass"],
+          ["hang-open", "skip"],
+          ["limits", "pass"],
+        ]);
+        // Every time limit ends with the message: no timer outlives it.
+        expect(vi.getTimerCount()).toBe(0);
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it("defers when the directory cannot be read (closed recipient filter)", async () => {

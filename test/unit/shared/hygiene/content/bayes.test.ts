@@ -87,6 +87,38 @@ describe("spamProbability", () => {
     expect(spamProbability(big, h(...many)).clues).toBe(MAX_DISCRIMINATORS);
   });
 
+  it("scores the shipped model exactly as the formula does, for known and unknown tokens alike", () => {
+    // The definition, written out plainly: each token's probability from its counts, the ones far
+    // enough from 0.5 as clues, the strongest MAX_DISCRIMINATORS of them, Fisher's combination.
+    const shipped = defaultModel();
+    const counts = new Map<number, [number, number]>();
+    shipped.hashes.forEach((hash, i) => counts.set(hash, [shipped.spam[i]!, shipped.ham[i]!]));
+    const reference = (tokens: number[]) => {
+      const probs: number[] = [];
+      for (const t of tokens) {
+        const c = counts.get(t);
+        if (c === undefined) continue;
+        const p = tokenProbability(shipped, c[0], c[1]);
+        if (Math.abs(p - 0.5) >= 0.1) probs.push(p);
+      }
+      if (probs.length === 0) return { probability: 0.5, clues: 0 };
+      // Sorted only when there are too many, so the sums below add in the same order.
+      const kept = probs.length > MAX_DISCRIMINATORS ? probs.sort((a, b) => Math.abs(b - 0.5) - Math.abs(a - 0.5)).slice(0, MAX_DISCRIMINATORS) : probs;
+      const lnHam = kept.reduce((s, p) => s + Math.log(p), 0);
+      const lnSpam = kept.reduce((s, p) => s + Math.log(1 - p), 0);
+      const n = kept.length;
+      return { probability: (1 - chi2Q(-2 * lnSpam, 2 * n) - (1 - chi2Q(-2 * lnHam, 2 * n)) + 1) / 2, clues: n };
+    };
+    let seed = 42;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    for (let round = 0; round < 50; round++) {
+      const tokens = new Set<number>();
+      const size = 1 + (next() % 400);
+      while (tokens.size < size) tokens.add(next() % 3 === 0 ? next() : shipped.hashes[next() % shipped.hashes.length]!);
+      expect(spamProbability(shipped, [...tokens])).toEqual(reference([...tokens]));
+    }
+  });
+
   it("uses the chi-squared upper tail", () => {
     expect(chi2Q(0, 4)).toBe(1);
     expect(chi2Q(2, 2)).toBeCloseTo(Math.exp(-1), 12);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { tokenize } from "../../../../../shared/hygiene/content/tokenize.ts";
+import { tokenHash } from "../../../../../shared/hygiene/content/hash.ts";
+import { tokenHashes, tokenize } from "../../../../../shared/hygiene/content/tokenize.ts";
 import { messageView } from "../../../../../shared/hygiene/content/view.ts";
 import { parseMessage } from "../../../../../shared/hygiene/parse.ts";
 import { CONTENT_MAX_TOKENS, CONTENT_TEXT_SCAN_MAX_CHARS } from "../../../../../shared/limits.ts";
@@ -104,5 +105,20 @@ describe("tokenize", () => {
     const words = Array.from({ length: CONTENT_MAX_TOKENS + 2000 }, (_, i) => `word${letters(i)}`);
     const tokens = await tokensOf({ body: words.join(" ") });
     expect(tokens.size).toBe(CONTENT_MAX_TOKENS);
+  });
+
+  it("gives the model the hashes of exactly these tokens, in the same order", async () => {
+    const bodies = [
+      'Hello, "World"! An ok (offer)... $19.99 save 70%! 2002-08-22 mp3 win2000\r\n',
+      "Write to Sales@Shop.Example.com or visit https://www.Shop.Example.com/special/offer.html?id=1 www.x.example HTTP://Y.example\r\n",
+      "AMAZING DEAL Ünïcödé ÉCOLE straße İstanbul 欢迎光临 mixed欢迎 emoji😀word \u00a0nbsp\u2003em-space\r\n",
+      `${"x".repeat(70)} --- ... $ % $$ %% a@b @home foo@bar antidisestablishmentarianism ${"Q".repeat(13)}\r\n`,
+    ];
+    for (const body of bodies) {
+      const parsed = await parseMessage(bytesOf(buildMessage({ subject: "FREE Money!! Ünï", from: "Lucky Winner Ü <win@mail.prizes.example>", body })));
+      if (!parsed.ok) throw new Error("test message did not parse");
+      const view = messageView(parsed.email);
+      expect(tokenHashes(view)).toEqual([...tokenize(view)].map(tokenHash));
+    }
   });
 });
