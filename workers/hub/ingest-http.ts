@@ -1,21 +1,14 @@
 import { type Context, Hono } from "hono";
 import { readBounded, TooLargeError } from "../../shared/bytes.ts";
-import { decodeDelivery, FrameError, MAX_FRAME_HEADER_BYTES } from "../../shared/delivery/frame.ts";
+import { decodeDelivery, FrameError } from "../../shared/delivery/frame.ts";
 import { HUB_INGEST_PATH, HUB_PING_PATH } from "../../shared/delivery/ingest-http.ts";
-import { MAX_MESSAGE_BYTES } from "../../shared/limits.ts";
 import { SIGNATURE_WINDOW_SECONDS, verifyRequest } from "../../shared/signing.ts";
 import { errorBody } from "./api/errors.ts";
 import type { HubEnv } from "./app.ts";
 import { rememberNonce } from "./db/nonces.ts";
 import { hubPing } from "./health.ts";
 import { storeDelivery } from "./mailbox.ts";
-
-/**
- * Largest signed ingest body (bytes): a frame's 10-byte prefix (magic and header length), the
- * largest header a frame may carry and the largest message. Nothing bigger can be a valid frame,
- * so it is refused before it is buffered in the isolate's 128 MB.
- */
-export const MAX_INGEST_BODY_BYTES = 10 + MAX_FRAME_HEADER_BYTES + MAX_MESSAGE_BYTES;
+import { MAX_INGEST_BODY_BYTES } from "./onward/limits.ts";
 
 /**
  * Delivery to this hub over signed HTTPS, for edges without a service binding to it — the contract
@@ -35,6 +28,11 @@ async function verified(c: Context<HubEnv>): Promise<Uint8Array | Response> {
   const secret = c.env.SYNC_SIGNING_KEY;
   if (typeof secret !== "string" || secret.length === 0)
     return fail(c, 503, "not_configured", "Signed requests are disabled: set the SYNC_SIGNING_KEY secret.");
+  const url = new URL(c.req.url);
+  // Headers and clock first, before the body is read: unsigned or stale requests are refused
+  // without the hub buffering up to 25 MiB for each. (Only the signature itself needs the body.)
+  const early = await verifyRequest(secret, c.req.method, url.pathname + url.search, c.req.raw.headers, new Uint8Array());
+  if (!early.ok && early.reason !== "bad_signature") return fail(c, 401, "unauthorized", `Signature refused: ${early.reason}.`);
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > MAX_INGEST_BODY_BYTES) return fail(c, 413, "too_large", `Body over ${MAX_INGEST_BODY_BYTES} bytes.`);
   let body: Uint8Array;
@@ -44,7 +42,6 @@ async function verified(c: Context<HubEnv>): Promise<Uint8Array | Response> {
     if (err instanceof TooLargeError) return fail(c, 413, "too_large", `Body over ${MAX_INGEST_BODY_BYTES} bytes.`);
     throw err;
   }
-  const url = new URL(c.req.url);
   const result = await verifyRequest(secret, c.req.method, url.pathname + url.search, c.req.raw.headers, body);
   if (!result.ok) return fail(c, 401, "unauthorized", `Signature refused: ${result.reason}.`);
   // Kept past the window's far edge (and a margin for clock skew), after which the timestamp alone refuses it.

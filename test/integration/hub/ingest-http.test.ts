@@ -5,7 +5,7 @@ import { encodeDelivery } from "../../../shared/delivery/frame.ts";
 import { HUB_INGEST_PATH, HUB_PING_PATH, HubHttpError, httpHubIngest } from "../../../shared/delivery/ingest-http.ts";
 import { signRequest } from "../../../shared/signing.ts";
 import hub from "../../../workers/hub/index.ts";
-import { MAX_INGEST_BODY_BYTES } from "../../../workers/hub/ingest-http.ts";
+import { MAX_INGEST_BODY_BYTES } from "../../../workers/hub/onward/limits.ts";
 import { count, testDelivery } from "./helpers.ts";
 
 const BASE = "https://hub.test";

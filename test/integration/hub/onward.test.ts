@@ -6,6 +6,7 @@ import { withTags } from "../../../shared/tags.ts";
 import type { OnwardRecord } from "../../../workers/hub/db/onward.ts";
 import hub from "../../../workers/hub/index.ts";
 import { attemptOnward } from "../../../workers/hub/onward/deliver.ts";
+import { storeDelivery } from "../../../workers/hub/mailbox.ts";
 import { sweepOnward } from "../../../workers/hub/onward/queue.ts";
 import { api, attemptedFailing, count, hubIngest, onwardOf, setRoute, testDelivery, waitForOnward, webhookRequests } from "./helpers.ts";
 
@@ -159,6 +160,25 @@ describe("webhook routes", () => {
     await hub.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }), env, ctx);
     await waitOnExecutionContext(ctx);
     await waitForOnward(id, (steps) => expect(steps.map((s) => s.state)).toEqual(["delivered"]));
+    expect(await webhookRequests(hook.path)).toHaveLength(1);
+  });
+
+  it("stores the message while the queue refuses, and the cron's sweep attempts the step itself", async () => {
+    const hook = receiver("ok");
+    await setRoute("hook-noqueue.test", { type: "webhook", url: hook.url, secret: SECRET });
+    const refused = new Error("queue unavailable");
+    const queueDown = { ...env, ONWARD: { send: () => Promise.reject(refused), sendBatch: () => Promise.reject(refused) } } as unknown as Env;
+    const result = await storeDelivery(queueDown, testDelivery(["ivan@hook-noqueue.test"]));
+    expect(result.status).toBe("stored");
+    const id = (result as { id: number }).id;
+    expect(await onwardOf(id)).toMatchObject([{ state: "pending", attempts: 0 }]);
+    expect(await webhookRequests(hook.path)).toEqual([]);
+
+    // A minute later the sweep finds it overdue; with the queue still down it makes the attempt itself.
+    const sweep = await sweepOnward(queueDown, { now: Date.now() + 61_000 });
+    expect(sweep.queued).toBe(0);
+    expect(sweep.attempted).toBeGreaterThanOrEqual(1);
+    expect(await onwardOf(id)).toMatchObject([{ state: "delivered", attempts: 1 }]);
     expect(await webhookRequests(hook.path)).toHaveLength(1);
   });
 

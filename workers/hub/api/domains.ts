@@ -3,15 +3,13 @@ import { z } from "zod";
 import { domainOf, normaliseAddress, normaliseDomain } from "../../../shared/directory/address.ts";
 import type { HubEnv } from "../app.ts";
 import { createDomain, deleteDomain, getDomain, getDomainRoute, listDomains } from "../db/domains.ts";
+import { MAX_DOMAIN_BODY_BYTES } from "../onward/limits.ts";
 import { type Route, type RouteInput, routeInput } from "../onward/route.ts";
 import { requestSync } from "../sync/trigger.ts";
 import { ApiError } from "./errors.ts";
 import { decodeStringCursor, encodeStringCursor, pageLimit } from "./pagination.ts";
 
 export const domains = new Hono<HubEnv>();
-
-/** Largest PUT body (bytes): a route is a few hundred bytes; anything far bigger is a mistake. */
-const MAX_DOMAIN_BODY_BYTES = 16 * 1024;
 
 const domainBody = z.strictObject({ route: routeInput.optional() });
 

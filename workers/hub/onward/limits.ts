@@ -1,8 +1,22 @@
+import { MAX_FRAME_HEADER_BYTES } from "../../../shared/delivery/frame.ts";
+import { MAX_MESSAGE_BYTES } from "../../../shared/limits.ts";
+
 /**
- * Limits of onward routing (webhook and forward routes), hub only. Timings follow the edge's
- * delivery defaults (shared/delivery/settings.ts): retries from a minute-ish up to an hour, and
- * expiry after two days, as Exchange's transport does.
+ * Limits of the hub's delivery paths, hub only: signed HTTPS ingest, and onward routing (webhook
+ * and forward routes). Onward timings follow the edge's delivery defaults
+ * (shared/delivery/settings.ts): retries from under a minute up to an hour, and expiry after two
+ * days, as Exchange's transport does.
  */
+
+/**
+ * Largest signed ingest body (bytes): a frame's 10-byte prefix (magic and header length), the
+ * largest header a frame may carry and the largest message. Nothing bigger can be a valid frame,
+ * so it is refused before it is buffered in the isolate's 128 MB.
+ */
+export const MAX_INGEST_BODY_BYTES = 10 + MAX_FRAME_HEADER_BYTES + MAX_MESSAGE_BYTES;
+
+/** Largest body of a domain PUT (bytes): a route is a few hundred bytes; anything far bigger is a mistake, not a route. */
+export const MAX_DOMAIN_BODY_BYTES = 16 * 1024;
 
 /**
  * How long one webhook POST may take, connection to last response byte (ms). A receiver that
@@ -47,8 +61,17 @@ export const ONWARD_SWEEP_GRACE_SECONDS = 60;
  */
 export const ONWARD_SWEEP_BATCH = 100;
 
-/** Characters of an error (or a receiver's answer) kept in `last_error`: enough to diagnose, not a copy of a big error page. */
+/** Characters of an error kept in `last_error`: enough to diagnose, not a copy of a big error page. */
 export const ONWARD_ERROR_CHARS = 500;
+
+/**
+ * Characters of a webhook receiver's error answer kept for the operator. Only the first chunk of
+ * the answer is read: a receiver that answers 500 with megabytes costs one chunk, not the download.
+ */
+export const WEBHOOK_ANSWER_CHARS = 200;
+
+/** Longest delay a queue message may carry (s): Cloudflare Queues refuse more than 12 hours. */
+export const QUEUE_MAX_DELAY_SECONDS = 43_200;
 
 /**
  * Shortest webhook secret accepted (characters). The secret is the receiver's only proof that a

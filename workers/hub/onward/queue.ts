@@ -1,14 +1,11 @@
 import { dueOnward, expireOnward } from "../db/onward.ts";
 import { type AttemptOptions, attemptOnward } from "./deliver.ts";
-import { ONWARD_SWEEP_BATCH, ONWARD_SWEEP_GRACE_SECONDS } from "./limits.ts";
+import { ONWARD_SWEEP_BATCH, ONWARD_SWEEP_GRACE_SECONDS, QUEUE_MAX_DELAY_SECONDS } from "./limits.ts";
 
 /** A message on the ONWARD queue: which onward row to attempt. The row in D1 is the whole truth. */
 export interface OnwardTask {
   onwardId: number;
 }
-
-/** Longest delay a queue message may carry (s): Cloudflare Queues' limit of 12 hours. */
-const QUEUE_MAX_DELAY_SECONDS = 43_200;
 
 /**
  * Queues onward rows for an attempt, optionally delayed. Returns false, and logs, when the queue

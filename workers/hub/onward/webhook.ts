@@ -1,5 +1,6 @@
 import { concatBytes } from "../../../shared/bytes.ts";
 import { toHex } from "../../../shared/directory/hash.ts";
+import { WEBHOOK_ANSWER_CHARS } from "./limits.ts";
 
 /**
  * A webhook route's request: the message as delivered (raw bytes with the X-Portcullis tag headers
@@ -63,9 +64,6 @@ export interface WebhookOptions {
   now: number;
 }
 
-/** Characters of a receiver's error answer kept for the operator. */
-const ANSWER_EXCERPT_CHARS = 200;
-
 /**
  * Posts one message to a webhook. Returns null when the receiver took it (any 2xx), or why not:
  * another status (with the start of its answer), a timeout, or a network error. Redirects are not
@@ -102,7 +100,7 @@ async function answerExcerpt(res: Response): Promise<string> {
   const reader = res.body.getReader();
   try {
     const first = await reader.read();
-    const text = first.done ? "" : new TextDecoder().decode(first.value.subarray(0, ANSWER_EXCERPT_CHARS * 4)).slice(0, ANSWER_EXCERPT_CHARS);
+    const text = first.done ? "" : new TextDecoder().decode(first.value.subarray(0, WEBHOOK_ANSWER_CHARS * 4)).slice(0, WEBHOOK_ANSWER_CHARS);
     const clean = text.replace(/[\x00-\x1f\x7f]+/g, " ").trim();
     return clean === "" ? "" : `: ${clean}`;
   } catch {
