@@ -73,9 +73,10 @@ signedRoutes.post(HUB_INGEST_PATH, async (c) => {
 
 /** GET /_portcullis/ping — signed, empty body: 200 {"status":"ok","hubId"} while the database answers, 503 otherwise. */
 signedRoutes.get(HUB_PING_PATH, async (c) => {
-  const body = await verified(c);
-  if (body instanceof Response) return body;
   try {
+    // The nonce check writes to D1 too: a database that fails it is the same "not now".
+    const body = await verified(c);
+    if (body instanceof Response) return body;
     return c.json(await hubPing(c.env));
   } catch (err) {
     console.error(JSON.stringify({ event: "ping_failed", error: String(err) }));

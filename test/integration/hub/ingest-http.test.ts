@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { encodeDelivery } from "../../../shared/delivery/frame.ts";
 import { HUB_INGEST_PATH, HUB_PING_PATH, HubHttpError, httpHubIngest } from "../../../shared/delivery/ingest-http.ts";
 import { signRequest } from "../../../shared/signing.ts";
+import { app } from "../../../workers/hub/app.ts";
 import hub from "../../../workers/hub/index.ts";
 import { MAX_INGEST_BODY_BYTES } from "../../../workers/hub/onward/limits.ts";
 import { count, testDelivery } from "./helpers.ts";
@@ -29,6 +30,12 @@ async function errorOf(promise: Promise<unknown>): Promise<HubHttpError> {
     throw err;
   }
   throw new Error("expected the hub to refuse");
+}
+
+/** POSTs a signed frame straight to the app with the given bindings. */
+async function postSignedTo(bindings: Env, body: Uint8Array): Promise<Response> {
+  const headers = await signRequest(env.SYNC_SIGNING_KEY, "POST", HUB_INGEST_PATH, body);
+  return app.fetch(new Request(`${BASE}${HUB_INGEST_PATH}`, { method: "POST", headers, body }), bindings);
 }
 
 /** POSTs a frame signed at `now` (the client always signs at the current time). */
@@ -154,6 +161,29 @@ describe("signed ping and health", () => {
     const res = await exports.default.fetch(new Request(`${BASE}/healthz`));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok", service: "portcullis-hub", hubId: env.HUB_ID });
+  });
+});
+
+describe("when the database does not answer", () => {
+  const broken = {
+    ...env,
+    DB: { prepare: () => ({ bind: () => ({ first: () => Promise.reject(new Error("D1 down")) }), first: () => Promise.reject(new Error("D1 down")) }) },
+  } as unknown as Env;
+
+  it("answers /healthz and a signed ping with 503", async () => {
+    const health = await app.fetch(new Request(`${BASE}/healthz`), broken);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({ status: "unavailable", service: "portcullis-hub", hubId: env.HUB_ID });
+
+    const headers = await signRequest(env.SYNC_SIGNING_KEY, "GET", HUB_PING_PATH, new Uint8Array());
+    const ping = await app.fetch(new Request(`${BASE}${HUB_PING_PATH}`, { headers }), broken);
+    expect(ping.status).toBe(503);
+    expect(await ping.json()).toMatchObject({ error: { code: "unavailable" } });
+  });
+
+  it("answers a signed ingest with a 5xx, which the edge treats as a failed attempt", async () => {
+    const res = await postSignedTo(broken, encodeDelivery(testDelivery(["alice@https.test"])));
+    expect(res.status).toBeGreaterThanOrEqual(500);
   });
 });
 
