@@ -90,7 +90,13 @@ const edgeAuxiliary = (name: string, edgeId: string) => ({
   scriptPath: path.join(root, "dist/test/edge/index.js"),
   compatibilityDate: "2026-11-01",
   kvNamespaces: { DIRECTORY: `${name}-directory` },
-  durableObjects: { DIRECTORY_LEASE: { className: "DirectoryLease", useSQLite: true } },
+  durableObjects: {
+    DIRECTORY_LEASE: { className: "DirectoryLease", useSQLite: true },
+    HUB_HEALTH: { className: "HubHealthObject", useSQLite: true },
+    SPOOL_INDEX: { className: "SpoolIndex", useSQLite: true },
+  },
+  r2Buckets: { SPOOL: `${name}-spool` },
+  queueProducers: { SPOOL_QUEUE: { queueName: `${name}-spool` } },
   bindings: { EDGE_ID: edgeId, DIRECTORY_KEY: TEST_SECRETS.DIRECTORY_KEY, SYNC_SIGNING_KEY: TEST_SECRETS.SYNC_SIGNING_KEY },
 });
 

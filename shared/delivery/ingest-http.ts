@@ -38,7 +38,7 @@ export function httpHubIngest(baseUrl: string, secret: string, fetcher: typeof f
     async ingest(delivery): Promise<IngestResult> {
       const body = encodeDelivery(delivery);
       const headers = { ...(await signRequest(secret, "POST", ingestUrl.pathname, body)), "content-type": "application/vnd.portcullis.delivery" };
-      const res = await fetcher(ingestUrl, { method: "POST", headers, body });
+      const res = await fetcher(ingestUrl, { method: "POST", headers, body: body as Uint8Array<ArrayBuffer> });
       const text = await res.text();
       if (res.status === 200 || res.status === 400) {
         const result = JSON.parse(text) as IngestResult;

@@ -280,7 +280,10 @@ function senderDiagnostic(kind: "delayed" | "failed", internal: string): string 
 /** The queue viewer's actions, as the edge's RPC entrypoint exposes them to hubs. */
 export async function spoolAction(env: Env, deliveryId: string, action: "retry" | "suspend" | "resume" | "delete", reason = ""): Promise<SpoolActionResult> {
   const index = spoolIndex(env);
-  const { settings } = await loadSettings(env);
+  // An operator's action must work even when the edge has no readable directory: defaults then.
+  const settings = await loadSettings(env)
+    .then((s) => s.settings)
+    .catch(() => deliverySettings(null));
   switch (action) {
     case "retry":
     case "resume": {

@@ -5,6 +5,7 @@ import { ApiError, onError } from "./api/errors.ts";
 import { messages } from "./api/messages.ts";
 import { onward } from "./api/onward.ts";
 import { recipients } from "./api/recipients.ts";
+import { hubs, queues } from "./api/delivery.ts";
 import { edges } from "./api/edges.ts";
 import { policies } from "./api/policies.ts";
 import { hubPing } from "./health.ts";
@@ -49,6 +50,8 @@ app.route("/api/v1/recipients", recipients);
 
 app.route("/api/v1/edges", edges);
 app.route("/api/v1/policies", policies);
+app.route("/api/v1/hubs", hubs);
+app.route("/api/v1/queues", queues);
 
 /** POST /api/v1/sync — an EdgeSync round now: build the snapshot if D1 changed, push it to every edge. */
 app.post("/api/v1/sync", async (c) => {

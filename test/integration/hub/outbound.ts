@@ -56,5 +56,7 @@ async function webhookReceiver(request: Request): Promise<Response> {
 export async function hubOutbound(request: Request, mf: unknown): Promise<Response> {
   const host = new URL(request.url).hostname;
   if (host === "webhook.test") return webhookReceiver(request);
+  // A host that never answers: the network fails, as for an edge whose deployment is gone.
+  if (host === "unreachable.test") throw new Error("connect ECONNREFUSED unreachable.test:443");
   return (await (mf as MiniflareLike).getWorker("portcullis-edge-3")).fetch(request);
 }
