@@ -303,8 +303,10 @@ export async function spoolAction(env: Env, deliveryId: string, action: "retry" 
       return index.suspend(deliveryId);
     case "delete": {
       const result = await index.remove(deliveryId, reason);
-      if (result.ok) await env.SPOOL.delete([spoolKey(env.EDGE_ID, deliveryId), deadKey(env.EDGE_ID, deliveryId)]);
-      console.log(JSON.stringify({ event: "spool_deleted", deliveryId, reason }));
+      if (result.ok) {
+        await env.SPOOL.delete([spoolKey(env.EDGE_ID, deliveryId), deadKey(env.EDGE_ID, deliveryId)]);
+        console.log(JSON.stringify({ event: "spool_deleted", deliveryId, reason }));
+      }
       return result;
     }
   }
