@@ -6,6 +6,9 @@ import { hubPing } from "./health.ts";
 import { storeDelivery } from "./mailbox.ts";
 import { consumeOnward, type OnwardTask, sweepOnward } from "./onward/queue.ts";
 import { scheduler } from "./sync/trigger.ts";
+import { consumeTracking } from "./tracking/ingest.ts";
+import { TRACKING_QUEUE } from "./tracking/limits.ts";
+import { pruneTracking } from "./tracking/retention.ts";
 
 export { SyncScheduler } from "./sync/scheduler.do.ts";
 
@@ -27,15 +30,20 @@ export class HubIngest extends WorkerEntrypoint<Env> implements HubIngestApi {
 export default {
   fetch: app.fetch,
 
-  /** Onward routing: one attempt per queued row (see onward/queue.ts). */
+  /** Onward routing: one attempt per queued row (see onward/queue.ts); tracking events from the edges (tracking/ingest.ts). */
   async queue(batch, env) {
+    if (batch.queue === TRACKING_QUEUE) {
+      await consumeTracking(batch as MessageBatch<unknown>, env);
+      return;
+    }
     await consumeOnward(batch, env);
   },
 
   /**
    * The every-minute safety net: bring every edge to the current directory, re-queue onward rows
-   * whose queue message was lost and fail expired ones, and forget nonces that can no longer be
-   * replayed. Each runs on its own: one failing does not stop the others.
+   * whose queue message was lost and fail expired ones, forget nonces that can no longer be
+   * replayed, and delete tracking events past their retention. Each runs on its own: one failing
+   * does not stop the others.
    */
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(scheduler(env).runNow());
@@ -43,5 +51,6 @@ export default {
       sweepOnward(env).then((r) => (r.expired + r.queued + r.attempted > 0 ? console.log(JSON.stringify({ event: "onward_sweep", ...r })) : undefined)),
     );
     ctx.waitUntil(pruneNonces(env.DB, new Date().toISOString()));
+    ctx.waitUntil(pruneTracking(env).then((n) => (n > 0 ? console.log(JSON.stringify({ event: "tracking_pruned", events: n })) : undefined)));
   },
 } satisfies ExportedHandler<Env, OnwardTask>;

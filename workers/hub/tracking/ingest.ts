@@ -1,0 +1,121 @@
+import { normalizeMessageId, TrackingEventWire } from "./event.ts";
+import { D1_MAX_BOUND_PARAMETERS } from "./limits.ts";
+
+const EVENT_COLUMNS = [
+  "event_id",
+  "at",
+  "edge_id",
+  "kind",
+  "delivery_id",
+  "message_id",
+  "sender",
+  "recipients",
+  "action",
+  "outcome",
+  "smtp",
+  "scl",
+  "agents",
+  "hub_id",
+  "attempts",
+  "round",
+  "size",
+  "detail",
+  "latency_ms",
+] as const;
+
+/** Rows per multi-row INSERT, so each statement stays within D1's bound-parameter limit. */
+const EVENTS_PER_STATEMENT = Math.floor(D1_MAX_BOUND_PARAMETERS / EVENT_COLUMNS.length);
+/** (event id, recipient) pairs per statement. */
+const RECIPIENTS_PER_STATEMENT = Math.floor(D1_MAX_BOUND_PARAMETERS / 2);
+
+function eventValues(e: TrackingEventWire): unknown[] {
+  return [
+    e.eventId,
+    // One format for every row: text order is time order only if all share it.
+    new Date(e.at).toISOString(),
+    e.edgeId,
+    e.kind,
+    e.deliveryId,
+    e.messageId === null || e.messageId.trim() === "" ? null : normalizeMessageId(e.messageId),
+    e.sender,
+    JSON.stringify(e.recipients),
+    e.action,
+    e.outcome,
+    e.smtp,
+    e.scl,
+    JSON.stringify(e.agents),
+    e.hubId,
+    JSON.stringify(e.attempts),
+    e.round,
+    e.size,
+    e.detail,
+    e.latencyMs,
+  ];
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Stores events in one D1 batch (one transaction): multi-row INSERTs of at most 100 bound
+ * parameters each, then the event × recipient rows. Idempotent on the event id: an event already
+ * stored (a queue batch delivered again) is skipped, its recipient rows too. Returns how many
+ * events were new.
+ */
+export async function insertEvents(db: D1Database, events: TrackingEventWire[]): Promise<number> {
+  const unique = [...new Map(events.map((e) => [e.eventId, e])).values()];
+  if (unique.length === 0) return 0;
+  const statements: D1PreparedStatement[] = [];
+  const row = `(${EVENT_COLUMNS.map(() => "?").join(", ")})`;
+  for (const part of chunks(unique, EVENTS_PER_STATEMENT)) {
+    statements.push(
+      db
+        .prepare(`INSERT INTO tracking_events (${EVENT_COLUMNS.join(", ")}) VALUES ${part.map(() => row).join(", ")} ON CONFLICT (event_id) DO NOTHING`)
+        .bind(...part.flatMap(eventValues)),
+    );
+  }
+  const eventCount = statements.length;
+  const pairs = unique.flatMap((e) => [...new Set(e.recipients)].map((recipient) => [e.eventId, recipient] as const));
+  for (const part of chunks(pairs, RECIPIENTS_PER_STATEMENT)) {
+    // The time and sequence number come from the event row just written (or written before).
+    statements.push(
+      db
+        .prepare(
+          `INSERT OR IGNORE INTO tracking_recipients (recipient, at, event_seq)
+           SELECT v.column2, e.at, e.seq FROM (VALUES ${part.map(() => "(?, ?)").join(", ")}) AS v JOIN tracking_events e ON e.event_id = v.column1`,
+        )
+        .bind(...part.flat()),
+    );
+  }
+  const results = await db.batch(statements);
+  return results.slice(0, eventCount).reduce((n, r) => n + (r.meta.changes ?? 0), 0);
+}
+
+/**
+ * The `portcullis-tracking` consumer: checks each message against the event schema, stores the
+ * valid ones in one batch and acknowledges the whole batch. A malformed message is dropped (and
+ * counted in the log, without its content: it may hold addresses). If D1 fails, the batch is
+ * retried by the queue; a redelivered batch inserts nothing twice.
+ */
+export async function consumeTracking(batch: MessageBatch<unknown>, env: Pick<Env, "DB">): Promise<{ inserted: number; invalid: number }> {
+  const events: TrackingEventWire[] = [];
+  let invalid = 0;
+  for (const message of batch.messages) {
+    const parsed = TrackingEventWire.safeParse(message.body);
+    if (parsed.success) events.push(parsed.data);
+    else invalid++;
+  }
+  if (invalid > 0) console.error(JSON.stringify({ event: "tracking_invalid", dropped: invalid, of: batch.messages.length }));
+  try {
+    const inserted = await insertEvents(env.DB, events);
+    batch.ackAll();
+    return { inserted, invalid };
+  } catch (err) {
+    console.error(JSON.stringify({ event: "tracking_ingest_failed", events: events.length, error: String(err) }));
+    batch.retryAll();
+    return { inserted: 0, invalid };
+  }
+}
