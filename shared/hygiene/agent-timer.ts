@@ -10,7 +10,7 @@ import { TimeoutError } from "../timeout.ts";
  * @example
  * const timer = new AgentTimer(AGENT_TIMEOUT_MS);
  * try {
- *   await timer.run(agent.check(mail, ctx), `agent ${agent.name} did not finish`);
+ *   await timer.run(agent.check(mail, ctx), agent.name);
  * } finally {
  *   timer.stop();
  * }
@@ -27,10 +27,13 @@ export class AgentTimer {
     this.#ms = ms;
   }
 
-  /** Resolves like `work`, or rejects with TimeoutError once `work` has run for the limit. One at a time. */
-  run<T>(work: Promise<T>, what: string): Promise<T> {
+  /**
+   * Resolves like `work`, or rejects with TimeoutError ("agent <name> did not finish within <ms> ms")
+   * once `work` has run for the limit. One at a time.
+   */
+  run<T>(work: Promise<T>, name: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const expire = (): void => reject(new TimeoutError(`${what} within ${this.#ms} ms`));
+      const expire = (): void => reject(new TimeoutError(`agent ${name} did not finish within ${this.#ms} ms`));
       this.#deadline = Date.now() + this.#ms;
       this.#expire = expire;
       this.#timer ??= setTimeout(this.#fire, this.#ms);

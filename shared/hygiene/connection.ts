@@ -102,7 +102,8 @@ export function parseConnection(raw: Uint8Array): ConnectionInfo {
   let stamped = false;
   for (const field of topFields(raw)) {
     if (field.name === "received") {
-      if (!CLOUDFLARE_RECEIVED.test(field.value)) break;
+      // The stamp names cloudflare-email.net; a Received that does not is foreign without a search.
+      if (!field.value.toLowerCase().includes("cloudflare-email.net") || !CLOUDFLARE_RECEIVED.test(field.value)) break;
       stamped = true;
       const m = /^from\s+(\S+)\s+\(([^)]*)\)/i.exec(field.value);
       if (m !== null && ip === null) {

@@ -75,7 +75,12 @@ export async function runPipeline(input: PipelineInput, ctx: AgentContext, optio
         const refused = await parseOnce();
         if (refused !== null) return refused;
       }
-      const verdict = await runAgent(agent, mail, ctx, options, timer);
+      let verdict: AgentVerdict;
+      try {
+        verdict = await timer.run(agent.check(mail, ctx), agent.name);
+      } catch (error) {
+        verdict = failed(agent, error, options);
+      }
       outcomes.push(describe(agent.name, verdict));
       if (verdict.action === "continue") continue;
       if (verdict.action === "accept") break;
@@ -91,15 +96,12 @@ export async function runPipeline(input: PipelineInput, ctx: AgentContext, optio
   return finish("accept", null);
 }
 
-async function runAgent(agent: Agent, mail: InboundMail, ctx: AgentContext, options: PipelineOptions, timer: AgentTimer): Promise<AgentVerdict> {
-  try {
-    return await timer.run(agent.check(mail, ctx), `agent ${agent.name} did not finish`);
-  } catch (error) {
-    options.onAgentError?.(agent.name, error);
-    const detail = error instanceof Error ? error.message : String(error);
-    if (agent.failMode === "open") return { action: "continue", skipped: true, note: `error (fail open): ${detail}` };
-    return { action: "tempfail", reason: { reason: "agent_failed", agent: agent.name, detail } };
-  }
+/** What an agent that threw or ran out of time amounts to: its failure mode decides. */
+function failed(agent: Agent, error: unknown, options: PipelineOptions): AgentVerdict {
+  options.onAgentError?.(agent.name, error);
+  const detail = error instanceof Error ? error.message : String(error);
+  if (agent.failMode === "open") return { action: "continue", skipped: true, note: `error (fail open): ${detail}` };
+  return { action: "tempfail", reason: { reason: "agent_failed", agent: agent.name, detail } };
 }
 
 function describe(agent: string, verdict: AgentVerdict): AgentOutcome {

@@ -6,6 +6,7 @@ import { type ContentScore, scoreMessage } from "../content/score.ts";
 import { thresholdsFor } from "../content/thresholds.ts";
 import { readPolicy } from "../../policy.ts";
 import { CONTINUE, reject } from "../../verdict.ts";
+import { recipientInfo } from "../recipients.ts";
 import type { Agent } from "../types.ts";
 
 /** The agent's note: the SCL and what it rests on, e.g. "SCL 8: bayes 0.998/62 clues; URL_NUMERIC_IP +1.5". */
@@ -51,7 +52,7 @@ export function createContentFilter(options: ContentFilterOptions = {}): Agent {
           return { ...CONTINUE, note: "safe sender" };
         }
       }
-      const thresholds = await thresholdsFor(directory, mail.recipients);
+      const thresholds = await thresholdsFor(directory, mail.recipients, (address) => recipientInfo(mail, directory!, address));
       // The model travels in the directory snapshot; the shipped one is the fallback (offline scans).
       const synced = directory === null ? null : await readPolicy(directory, "content-model");
       const score = scoreMessage(mail.email, loadModel(synced?.model ?? modelBlob), { auth: mail.auth, now: (ctx.now ?? Date.now)() });

@@ -1,6 +1,7 @@
 import { domainOf } from "../../directory/address.ts";
 import type { RejectReason } from "../../verdict.ts";
 import { CONTINUE, reject } from "../../verdict.ts";
+import { recipientInfo } from "../recipients.ts";
 import type { Agent } from "../types.ts";
 
 /**
@@ -27,7 +28,7 @@ export const recipientFilter: Agent = {
       let refusal: RejectReason | null = null;
       if (!(await directory.isAcceptedDomain(domain))) refusal = { reason: "relay_denied", domain };
       else {
-        const recipient = await directory.lookupRecipient(address);
+        const recipient = await recipientInfo(mail, directory, address);
         if (recipient === null) refusal = { reason: "unknown_recipient" };
         // Internal-only recipients (Exchange's "accept messages only from authenticated senders").
         else if (recipient.rejectInternet) refusal = { reason: "recipient_restricted" };

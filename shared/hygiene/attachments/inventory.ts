@@ -16,6 +16,7 @@ import { uuBlocksIn } from "./uuencode.ts";
 export interface BodyHead {
   /** Which body: `(text)`, `(html)`, or an attached message's, as a path. */
   where: string;
+  /** Its first bytes (up to EICAR_MAX_BYTES) when it starts like the test string; none otherwise. */
   head: Uint8Array;
   /** Bytes up to the next non-whitespace (or the body's end): the size of the "file" starting there. */
   size: number;
@@ -85,8 +86,12 @@ function bodyHead(body: string, at: number, where: string): BodyHead {
   let end = at;
   while (end < body.length && end - at < EICAR_MAX_BYTES && !EICAR_TRAILING.includes(body[end]!)) end++;
   while (end < body.length && end - at <= EICAR_MAX_BYTES && EICAR_TRAILING.includes(body[end]!)) end++;
-  return { where, head: encoder.encode(body.slice(at, Math.min(end, at + EICAR_MAX_BYTES))), size: end - at };
+  // Only a start like the test string's can be it; any other body keeps no bytes (nearly all do).
+  const head = body.startsWith(EICAR_START, at) ? encoder.encode(body.slice(at, Math.min(end, at + EICAR_MAX_BYTES))) : NO_BYTES;
+  return { where, head, size: end - at };
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 async function addMessage(email: Email, path: readonly string[], depth: number, walker: ArchiveWalker, bodies: BodyHead[]): Promise<void> {
   const budget = walker.budget;

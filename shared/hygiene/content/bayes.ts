@@ -105,6 +105,9 @@ interface ScoringTable {
   prob: Float64Array;
   lnProb: Float64Array;
   lnNotProb: Float64Array;
+  /** For each clue, the collection that last took it (see ClueCollector), and the last collection. */
+  taken: Uint32Array;
+  collections: number;
 }
 
 const tables = new WeakMap<BayesModel, ScoringTable>();
@@ -143,7 +146,7 @@ function scoringTable(model: BayesModel): ScoringTable {
     slots[slot * 2] = hash;
     slots[slot * 2 + 1] = k + 1;
   }
-  table = { present, slots, mask: size - 1, shift: 32 - bits, prob, lnProb, lnNotProb };
+  table = { present, slots, mask: size - 1, shift: 32 - bits, prob, lnProb, lnNotProb, taken: new Uint32Array(clues.length), collections: 0 };
   tables.set(model, table);
   return table;
 }
@@ -194,6 +197,50 @@ export function spamProbability(model: BayesModel, tokens: Iterable<number>): Ba
     const i = find(table, hash);
     if (i !== -1) clues.push(i);
   }
+  return combine(table, clues);
+}
+
+/**
+ * Gathers a message's clues as its tokens are found, each clue once, and scores them as
+ * {@link spamProbability} scores the message's distinct tokens: the tokenizer can hand tokens
+ * straight to the model without first collecting every distinct token of the message.
+ *
+ * @example
+ * const clues = new ClueCollector(model);
+ * for (const token of ["viagra", "offer", "viagra"]) clues.offer(tokenHash(token));
+ * clues.score() // as spamProbability(model, [tokenHash("viagra"), tokenHash("offer")])
+ */
+export class ClueCollector {
+  readonly #table: ScoringTable;
+  readonly #collection: number;
+  readonly #clues: number[] = [];
+
+  constructor(model: BayesModel) {
+    const table = scoringTable(model);
+    // A wrapped counter could meet a clue last taken 2^32 collections ago: clear the marks then.
+    if (table.collections === 0xffffffff) {
+      table.taken.fill(0);
+      table.collections = 0;
+    }
+    this.#table = table;
+    this.#collection = ++table.collections;
+  }
+
+  /** Offers a token's hash (or its FNV-1a state before `>>> 0`); a token that is no clue, or was offered before, adds nothing. */
+  offer(hash: number): void {
+    const i = find(this.#table, hash);
+    if (i === -1 || this.#table.taken[i] === this.#collection) return;
+    this.#table.taken[i] = this.#collection;
+    this.#clues.push(i);
+  }
+
+  score(): BayesScore {
+    return combine(this.#table, this.#clues);
+  }
+}
+
+/** Fisher's combination of the strongest clues (indexes into the table), in the order found. */
+function combine(table: ScoringTable, clues: number[]): BayesScore {
   if (clues.length === 0) return { probability: 0.5, clues: 0 };
   if (clues.length > MAX_DISCRIMINATORS) {
     // Strongest first; equally strong clues keep their order (the sort is stable).

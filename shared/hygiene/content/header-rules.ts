@@ -16,12 +16,9 @@ function mailboxes(address: Address | undefined): Mailbox[] {
 
 function domainOfAddress(address: string): string | null {
   const at = address.lastIndexOf("@");
-  return at === -1
-    ? null
-    : address
-        .slice(at + 1)
-        .toLowerCase()
-        .replace(/\.$/, "");
+  if (at === -1) return null;
+  const domain = address.slice(at + 1).toLowerCase();
+  return domain.endsWith(".") ? domain.slice(0, -1) : domain;
 }
 
 /** An address in a display name: "service@paypal.example" <x@elsewhere.example>. */

@@ -1,11 +1,14 @@
 import type { Email } from "postal-mime";
 import type { AuthResults } from "../types.ts";
-import { type BayesModel, type BayesScore, spamProbability } from "./bayes.ts";
+import { CONTENT_MAX_TOKENS } from "../../limits.ts";
+import { type BayesModel, type BayesScore, ClueCollector, spamProbability } from "./bayes.ts";
+import { FNV_OFFSET, hashFrom } from "./hash.ts";
 import { findGtube } from "./gtube.ts";
 import { runRules, type RuleHit } from "./rules.ts";
 import { MAX_SCL, sclFrom } from "./scl.ts";
-import { tokenHashes } from "./tokenize.ts";
-import { messageView } from "./view.ts";
+import type { Prefix, TokenSink } from "./token-set.ts";
+import { addMessageTokens, tokenHashes } from "./tokenize.ts";
+import { type MessageView, messageView } from "./view.ts";
 
 /** Everything the content filter concluded about one message. */
 export interface ContentScore {
@@ -15,8 +18,6 @@ export interface ContentScore {
   gtube: string | null;
   bayes: BayesScore;
   rules: RuleHit[];
-  /** Distinct tokens the message gave. */
-  tokens: number;
 }
 
 export interface ScoreOptions {
@@ -41,9 +42,45 @@ export function messageTokens(email: Email): number[] {
 export function scoreMessage(email: Email, model: BayesModel, options: ScoreOptions): ContentScore {
   const gtube = findGtube(email);
   const view = messageView(email);
-  const tokens = tokenHashes(view);
-  const bayes = spamProbability(model, tokens);
+  const bayes = modelScore(view, model);
   const rules = runRules({ view, auth: options.auth, now: options.now });
   const scl = gtube !== null ? MAX_SCL : sclFrom(bayes, rules);
-  return { scl, gtube, bayes, rules, tokens: tokens.length };
+  return { scl, gtube, bayes, rules };
+}
+
+/**
+ * Takes tokens straight to the model's clue collector, with no set of every distinct token.
+ * The tokenizer keeps only the first CONTENT_MAX_TOKENS distinct tokens; while fewer tokens than
+ * that have been offered at all, that cap cannot have applied. Past it, the sink stops and the
+ * message is scored from its full token set instead.
+ */
+class ClueSink implements TokenSink {
+  words = 0;
+  capitalWords = 0;
+  offered = 0;
+  readonly #clues: ClueCollector;
+
+  constructor(clues: ClueCollector) {
+    this.#clues = clues;
+  }
+
+  get full(): boolean {
+    return this.offered >= CONTENT_MAX_TOKENS;
+  }
+
+  add(token: string): void {
+    if (this.offered++ < CONTENT_MAX_TOKENS) this.#clues.offer(hashFrom(FNV_OFFSET, token, 0, token.length, false));
+  }
+
+  addAscii(p: Prefix, text: string, start: number, end: number): void {
+    if (this.offered++ < CONTENT_MAX_TOKENS) this.#clues.offer(hashFrom(p.hash, text, start, end, true));
+  }
+}
+
+/** The model's verdict on a message's tokens, as spamProbability(model, tokenHashes(view)) gives it. */
+function modelScore(view: MessageView, model: BayesModel): BayesScore {
+  const clues = new ClueCollector(model);
+  const sink = new ClueSink(clues);
+  addMessageTokens(view, sink);
+  return sink.offered < CONTENT_MAX_TOKENS ? clues.score() : spamProbability(model, tokenHashes(view));
 }

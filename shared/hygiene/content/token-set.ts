@@ -12,6 +12,20 @@ export function prefix(text: string): Prefix {
 }
 
 /**
+ * Where the tokenizer puts a message's tokens: a {@link TokenSet}, or the model's clue collector
+ * when only the score is wanted. It also counts the words, and those in capitals, for the shape token.
+ */
+export interface TokenSink {
+  words: number;
+  capitalWords: number;
+  /** No more tokens are taken. */
+  readonly full: boolean;
+  add(token: string): void;
+  /** Adds `prefix` + `text[start, end)` in lower case; the range is ASCII. */
+  addAscii(p: Prefix, text: string, start: number, end: number): void;
+}
+
+/**
  * Token tables, smallest first, shared by every call (tokenizing is synchronous, so one runs at a
  * time). Each is open addressing over slot pairs — the call that filled the slot, and the token's
  * hash — so a new call starts empty without clearing anything. A message starts in the smallest
@@ -34,7 +48,7 @@ let lastCall = 0;
  * for: the common case, a plain word, is hashed straight from the message text without making a
  * string of it.
  */
-export class TokenSet {
+export class TokenSet implements TokenSink {
   size = 0;
   readonly texts: string[] | null;
   readonly call: number;

@@ -1,4 +1,4 @@
-import { prefix, TokenSet } from "./token-set.ts";
+import { prefix, type TokenSink, TokenSet } from "./token-set.ts";
 import { registrableDomain } from "./urls.ts";
 import type { MessageView } from "./view.ts";
 import { addWords, MAX_WORD, MIN_WORD } from "./words.ts";
@@ -34,7 +34,7 @@ function firstHeader(view: MessageView, name: string): string | null {
   return view.headers.get(name)?.[0] ?? null;
 }
 
-function addHeaderTokens(view: MessageView, out: TokenSet): void {
+function addHeaderTokens(view: MessageView, out: TokenSink): void {
   const subject = view.email.subject ?? "";
   addWords(subject, SUBJECT, out);
   if (subject.includes("!")) out.add("subject:has:!");
@@ -46,28 +46,49 @@ function addHeaderTokens(view: MessageView, out: TokenSet): void {
     if (at !== -1) out.add(`from:dom:${registrableDomain(from.address.slice(at + 1).toLowerCase())}`);
     addWords(from.name, FROM_NAME, out);
   }
-  if (/undisclosed|recipient list/i.test(firstHeader(view, "to") ?? "")) out.add("to:undisclosed");
+  const to = firstHeader(view, "to");
+  if (to !== null && to.length >= 11) {
+    // As /undisclosed|recipient list/i: no other character lower-cases to the letters of either.
+    const lower = to.toLowerCase();
+    if (lower.includes("undisclosed") || lower.includes("recipient list")) out.add("to:undisclosed");
+  }
   for (const name of PRESENCE_HEADERS) if (view.headers.has(name)) out.add(`hdr:${name}`);
 }
 
-function addUrlTokens(view: MessageView, out: TokenSet): void {
+/** The runs of a–z in a (lower-case) link path that are word-sized, as "url:path:" tokens. */
+function addPathWords(path: string, out: TokenSink): void {
+  let start = 0;
+  for (let i = 0; i <= path.length; i++) {
+    const c = i < path.length ? path.charCodeAt(i) : 0;
+    if (c >= 0x61 && c <= 0x7a) continue;
+    const length = i - start;
+    if (length >= MIN_WORD && length <= MAX_WORD) out.add(`url:path:${path.slice(start, i)}`);
+    start = i + 1;
+  }
+}
+
+function addUrlTokens(view: MessageView, out: TokenSink): void {
   for (const url of view.urls) {
     if (out.full) return;
     out.add(`url:scheme:${url.scheme}`);
     if (url.ip) out.add("url:ip");
     else {
-      out.add(`url:host:${url.host.replace(/^www\./, "")}`);
+      out.add(`url:host:${url.host.startsWith("www.") ? url.host.slice(4) : url.host}`);
       out.add(`url:dom:${url.domain}`);
       out.add(`url:tld:${url.host.slice(url.host.lastIndexOf(".") + 1)}`);
     }
     if (url.userinfo) out.add("url:userinfo");
-    for (const piece of url.path.split(/[^a-z]+/)) {
-      if (piece.length >= MIN_WORD && piece.length <= MAX_WORD) out.add(`url:path:${piece}`);
-    }
+    addPathWords(url.path, out);
   }
 }
 
-function collect(view: MessageView, out: TokenSet): void {
+/**
+ * Hands every token of a message to `out`, in order (see the module comment).
+ *
+ * @example
+ * addMessageTokens(messageView(email), new TokenSet(true))
+ */
+export function addMessageTokens(view: MessageView, out: TokenSink): void {
   addHeaderTokens(view, out);
   addUrlTokens(view, out);
   addWords(view.text, NO_PREFIX, out, true);
@@ -89,7 +110,7 @@ function collect(view: MessageView, out: TokenSet): void {
  */
 export function tokenize(view: MessageView): Set<string> {
   const out = new TokenSet(true);
-  collect(view, out);
+  addMessageTokens(view, out);
   return new Set(out.texts);
 }
 
@@ -101,6 +122,6 @@ export function tokenize(view: MessageView): Set<string> {
  */
 export function tokenHashes(view: MessageView): number[] {
   const out = new TokenSet(false);
-  collect(view, out);
+  addMessageTokens(view, out);
   return out.hashes();
 }

@@ -1,4 +1,5 @@
 import type { ContentRule } from "./rule.ts";
+import type { MessageView } from "./view.ts";
 import { parseUrl, registrableDomain } from "./urls.ts";
 
 /** Redirector parameters followed, at most, when looking for where a link really goes. */
@@ -51,15 +52,22 @@ export function linkTargets(href: string): string[] {
   return domains;
 }
 
-const OBFUSCATIONS: { pattern: RegExp; label: string }[] = [
-  { pattern: /\bh[x*]{2}ps?:\/\//i, label: "hxxp://" },
-  { pattern: /(?<=[a-z0-9-])(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))[a-z0-9-]{2,}/i, label: "[.]" },
-  { pattern: /\bh\s+t\s+t\s+p\s*s?\s*:\s*\/\s*\//i, label: "h t t p : / /" },
+/**
+ * Each pattern with a cheaper test that every match passes, so most texts are not searched with
+ * the pattern itself: a "://" for hxxp, a bracketed dot or the word "dot" for [.].
+ */
+const OBFUSCATIONS: { pattern: RegExp; label: string; may: (text: string, view: MessageView) => boolean }[] = [
+  { pattern: /\bh[x*]{2}ps?:\/\//i, label: "hxxp://", may: (text) => text.includes("://") },
+  {
+    pattern: /(?<=[a-z0-9-])(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))[a-z0-9-]{2,}/i,
+    label: "[.]",
+    may: (text, view) => text.includes("[.]") || text.includes("(.)") || text.includes("{.}") || view.textHasDot,
+  },
+  { pattern: /\bh\s+t\s+t\s+p\s*s?\s*:\s*\/\s*\//i, label: "h t t p : / /", may: () => true },
 ];
 
 // Anchored on the "dot" (lookbehind for the name), so the search does not restart at every word.
 const WORD_DOT = /(?<=[a-z0-9-]{2})\s+dot\s+(?:com|net|org|info|biz|ru|cn|io|co|us|uk|de)\b/i;
-const MAY_WORD_DOT = /dot/i;
 
 /** Rules over the links in the text and the HTML. */
 export const URL_RULES: readonly ContentRule[] = [
@@ -87,15 +95,15 @@ export const URL_RULES: readonly ContentRule[] = [
     score: 1.5,
     description:
       'An address written so that filters do not see a link but a reader can type it: "hxxp://", "example[.]com", "h t t p s : / /", "example dot com".',
-    test: ({ view }) => OBFUSCATIONS.find((o) => o.pattern.test(view.text))?.label ?? null,
+    test: ({ view }) => OBFUSCATIONS.find((o) => o.may(view.text, view) && o.pattern.test(view.text))?.label ?? null,
   },
   {
     name: "URL_OBFUSCATED_WORD_DOT",
     score: 0.5,
     description:
       'A domain spelled out with "dot" ("secure-login dot net"). Scored low: people write their own addresses that way ("jo at example dot com") to keep them from harvesters.',
-    // The look-behind makes the search slow; most texts have no "dot" at all, which a plain search shows sooner.
-    test: ({ view }) => (MAY_WORD_DOT.test(view.text) ? (WORD_DOT.exec(view.text)?.[0].trim() ?? null) : null),
+    // The look-behind makes the search slow; most texts have no "dot" at all, which the view already knows.
+    test: ({ view }) => (view.textHasDot ? (WORD_DOT.exec(view.text)?.[0].trim() ?? null) : null),
   },
   {
     name: "URL_TEXT_MISMATCH",

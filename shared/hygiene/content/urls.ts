@@ -49,6 +49,37 @@ export function registrableDomain(host: string): string {
 
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
+/** "www." in any case at the start (as /^www\./i). */
+function startsWithWww(text: string): boolean {
+  return (
+    text.length >= 4 &&
+    (text.charCodeAt(0) | 0x20) === 0x77 &&
+    (text.charCodeAt(1) | 0x20) === 0x77 &&
+    (text.charCodeAt(2) | 0x20) === 0x77 &&
+    text.charCodeAt(3) === 0x2e
+  );
+}
+
+/** A scheme and its colon at the start (as /^[a-z][a-z0-9+.-]*:/i). */
+function hasScheme(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const letter = (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+    if (i === 0) {
+      if (!letter) return false;
+    } else if (c === 0x3a) return true;
+    else if (!letter && !(c >= 0x30 && c <= 0x39) && c !== 0x2b && c !== 0x2e && c !== 0x2d) return false;
+  }
+  return false;
+}
+
+/** Trailing punctuation a sentence puts after a link (as /[.,;:!?)]+$/). */
+function withoutTrailingPunctuation(text: string): string {
+  let end = text.length;
+  while (end > 0 && ".,;:!?)".includes(text[end - 1]!)) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
+
 /**
  * Parses one URL as a browser would. Schemeless "www." links get http://. Returns null for what
  * is not a URL a reader could follow.
@@ -58,8 +89,8 @@ const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
  */
 export function parseUrl(text: string): UrlInfo | null {
   let candidate = text.trim();
-  if (/^www\./i.test(candidate)) candidate = `http://${candidate}`;
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(candidate)) return null;
+  if (startsWithWww(candidate)) candidate = `http://${candidate}`;
+  if (!hasScheme(candidate)) return null;
   let url: URL;
   try {
     url = new URL(candidate);
@@ -67,8 +98,10 @@ export function parseUrl(text: string): UrlInfo | null {
     return null;
   }
   const scheme = url.protocol.slice(0, -1).toLowerCase();
-  const host = url.hostname.toLowerCase().replace(/\.$/, "");
-  const ip = host.startsWith("[") || IPV4.test(host);
+  const hostname = url.hostname.toLowerCase();
+  const host = hostname.endsWith(".") ? hostname.slice(0, -1) : hostname;
+  const last = host.charCodeAt(host.length - 1);
+  const ip = host.startsWith("[") || (last >= 0x30 && last <= 0x39 && IPV4.test(host));
   return {
     scheme,
     host,
@@ -81,6 +114,7 @@ export function parseUrl(text: string): UrlInfo | null {
 
 /** URLs written out in plain text: a scheme, or a bare "www." host. */
 const TEXT_URL = /\b(?:(?:https?|ftp):\/\/|www\.)[^\s<>"'`{}|\\^\])]{1,2048}/gi;
+const MAY_WWW = /www\./i;
 
 /**
  * The URLs in a message: plain-text URLs in the text, and link targets and image sources from
@@ -90,13 +124,15 @@ export function collectUrls(text: string, hrefs: readonly string[]): UrlInfo[] {
   const seen = new Set<string>();
   const out: UrlInfo[] = [];
   const add = (raw: string): void => {
-    const cleaned = raw.replace(/[.,;:!?)]+$/, "");
+    const cleaned = withoutTrailingPunctuation(raw);
     if (out.length >= MAX_URLS_PER_MESSAGE || seen.has(cleaned)) return;
     seen.add(cleaned);
     const info = parseUrl(cleaned);
     if (info !== null && info.host !== "") out.push(info);
   };
   for (const href of hrefs) add(href);
+  // Every match has "://" or a "www." (in any case); most texts without either are not searched.
+  if (!text.includes("://") && !MAY_WWW.test(text)) return out;
   TEXT_URL.lastIndex = 0;
   for (let m = TEXT_URL.exec(text); m !== null && out.length < MAX_URLS_PER_MESSAGE; m = TEXT_URL.exec(text)) add(m[0]);
   return out;

@@ -1,5 +1,5 @@
 import { registrableDomain } from "./urls.ts";
-import type { Prefix, TokenSet } from "./token-set.ts";
+import type { Prefix, TokenSink } from "./token-set.ts";
 
 /**
  * The words of a text as tokens (see tokenize.ts for what the tokens are for): lower case, with
@@ -33,7 +33,7 @@ const LINK = /^(?:https?|ftp):|^www\./;
 /** A long run that starts like a link (up to 8 non-word characters before it). */
 const LINK_START = /^\W{0,8}(?:(?:https?|ftp):|www\.)/;
 
-function addCjk(word: string, prefix: string, out: TokenSet): void {
+function addCjk(word: string, prefix: string, out: TokenSink): void {
   CJK.lastIndex = 0;
   for (let m = CJK.exec(word); m !== null; m = CJK.exec(word)) {
     const run = m[0];
@@ -66,7 +66,7 @@ function skipToken(word: string, prefix: string): string {
 }
 
 /** Adds the tokens of one white-space separated word (already lower case). */
-function addWord(raw: string, prefix: string, out: TokenSet): void {
+function addWord(raw: string, prefix: string, out: TokenSink): void {
   if (raw.length > MAX_RAW_WORD) {
     if (!LINK_START.test(raw)) out.add(skipToken(raw, prefix)); // links are tokenised from the URL list
     return;
@@ -131,7 +131,7 @@ function startsWithLower(text: string, at: number, end: number, lower: string): 
  * the word's characters' {@link ASCII_CLASS} flags together, `digits` how many digits it has
  * (stripping punctuation never removes one).
  */
-function addAsciiWord(text: string, start: number, end: number, flags: number, digits: number, p: Prefix, out: TokenSet): void {
+function addAsciiWord(text: string, start: number, end: number, flags: number, digits: number, p: Prefix, out: TokenSink): void {
   if (end - start > MAX_RAW_WORD) return addWord(text.slice(start, end).toLowerCase(), p.text, out);
   // Punctuation around the word: "$" may open it and "%" close it (see EDGE_PUNCTUATION).
   let a = start;
@@ -183,7 +183,7 @@ function addAsciiWord(text: string, start: number, end: number, flags: number, d
  * addWords("Only $19.99, from Sales@Shop.Example.com!", prefix(""), out);
  * out.texts // ["only", "$money", "from", "email:example.com"]
  */
-export function addWords(text: string, p: Prefix, out: TokenSet, countShape = false): void {
+export function addWords(text: string, p: Prefix, out: TokenSink, countShape = false): void {
   const n = text.length;
   let i = 0;
   while (i < n) {

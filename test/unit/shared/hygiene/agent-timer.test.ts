@@ -19,14 +19,14 @@ describe("AgentTimer", () => {
 
   it("resolves and rejects like the work when it finishes in time", async () => {
     const timer = new AgentTimer(1000);
-    await expect(timer.run(Promise.resolve("done"), "agent a did not finish")).resolves.toBe("done");
-    await expect(timer.run(Promise.reject(new Error("lookup failed")), "agent b did not finish")).rejects.toThrow("lookup failed");
+    await expect(timer.run(Promise.resolve("done"), "a")).resolves.toBe("done");
+    await expect(timer.run(Promise.reject(new Error("lookup failed")), "b")).rejects.toThrow("lookup failed");
     timer.stop();
   });
 
   it("fails work that runs past the limit with a TimeoutError naming it", async () => {
     const timer = new AgentTimer(1000);
-    const run = timer.run(pending<string>().promise, "agent slow did not finish");
+    const run = timer.run(pending<string>().promise, "slow");
     const outcome = run.catch((error: unknown) => error);
     await vi.advanceTimersByTimeAsync(999);
     await vi.advanceTimersByTimeAsync(1);
@@ -39,7 +39,7 @@ describe("AgentTimer", () => {
   it("gives each agent the whole limit from its own start, with one timer for all", async () => {
     const timer = new AgentTimer(1000);
     const first = pending<string>();
-    const firstRun = timer.run(first.promise, "agent first did not finish");
+    const firstRun = timer.run(first.promise, "first");
     await vi.advanceTimersByTimeAsync(600);
     first.resolve("first");
     await expect(firstRun).resolves.toBe("first");
@@ -47,7 +47,7 @@ describe("AgentTimer", () => {
 
     // The timer armed for the first agent fires 400 ms into the second: not its time yet.
     let settled = false;
-    const secondRun = timer.run(pending<string>().promise, "agent second did not finish").catch((error: unknown) => {
+    const secondRun = timer.run(pending<string>().promise, "second").catch((error: unknown) => {
       settled = true;
       return error;
     });
@@ -61,11 +61,11 @@ describe("AgentTimer", () => {
   it("does not let work that answers after its time ran out end the next agent's limit", async () => {
     const timer = new AgentTimer(1000);
     const late = pending<string>();
-    const lateRun = timer.run(late.promise, "agent late did not finish").catch((error: unknown) => error);
+    const lateRun = timer.run(late.promise, "late").catch((error: unknown) => error);
     await vi.advanceTimersByTimeAsync(1000);
     expect(await lateRun).toBeInstanceOf(TimeoutError);
 
-    const nextRun = timer.run(pending<string>().promise, "agent next did not finish").catch((error: unknown) => error);
+    const nextRun = timer.run(pending<string>().promise, "next").catch((error: unknown) => error);
     late.resolve("too late");
     await vi.advanceTimersByTimeAsync(999);
     await vi.advanceTimersByTimeAsync(1);
@@ -75,7 +75,7 @@ describe("AgentTimer", () => {
 
   it("leaves no timer behind once stopped", async () => {
     const timer = new AgentTimer(1000);
-    await timer.run(Promise.resolve(1), "agent a did not finish");
+    await timer.run(Promise.resolve(1), "a");
     expect(vi.getTimerCount()).toBe(1);
     timer.stop();
     expect(vi.getTimerCount()).toBe(0);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { type BayesModel, chi2Q, MAX_DISCRIMINATORS, spamProbability, tokenProbability, trainModel } from "../../../../../shared/hygiene/content/bayes.ts";
+import {
+  type BayesModel,
+  chi2Q,
+  ClueCollector,
+  MAX_DISCRIMINATORS,
+  spamProbability,
+  tokenProbability,
+  trainModel,
+} from "../../../../../shared/hygiene/content/bayes.ts";
 import { DEFAULT_MODEL, MODEL_INFO } from "../../../../../shared/hygiene/content/default-model.ts";
 import { tokenHash } from "../../../../../shared/hygiene/content/hash.ts";
 import { defaultModel, loadModel } from "../../../../../shared/hygiene/content/model.ts";
@@ -117,6 +125,20 @@ describe("spamProbability", () => {
       while (tokens.size < size) tokens.add(next() % 3 === 0 ? next() : shipped.hashes[next() % shipped.hashes.length]!);
       expect(spamProbability(shipped, [...tokens])).toEqual(reference([...tokens]));
     }
+  });
+
+  it("collects clues as tokens arrive, each once, to the same score as the distinct tokens", () => {
+    const shipped = defaultModel();
+    const known = [...shipped.hashes.slice(0, 300)];
+    const stream = [...known, ...h("unknown", "tokens"), ...known.slice(0, 100), ...known.slice(150, 200)];
+    const clues = new ClueCollector(shipped);
+    for (const t of stream) clues.offer(t);
+    expect(clues.score()).toEqual(spamProbability(shipped, [...new Set(stream)]));
+    // A new collector starts empty, however many collections came before it.
+    const again = new ClueCollector(shipped);
+    again.offer(known[0]!);
+    expect(again.score()).toEqual(spamProbability(shipped, [known[0]!]));
+    expect(new ClueCollector(shipped).score()).toEqual({ probability: 0.5, clues: 0 });
   });
 
   it("uses the chi-squared upper tail", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { tokenHash } from "../../../../../shared/hygiene/content/hash.ts";
 import { tokenHashes, tokenize } from "../../../../../shared/hygiene/content/tokenize.ts";
-import { messageView } from "../../../../../shared/hygiene/content/view.ts";
+import { HeaderIndex, messageView } from "../../../../../shared/hygiene/content/view.ts";
 import { parseMessage } from "../../../../../shared/hygiene/parse.ts";
 import { CONTENT_MAX_TOKENS, CONTENT_TEXT_SCAN_MAX_CHARS } from "../../../../../shared/limits.ts";
 import { buildMessage, bytesOf, type MessageOptions } from "../../../../helpers/mail.ts";
@@ -120,5 +120,20 @@ describe("tokenize", () => {
       const view = messageView(parsed.email);
       expect(tokenHashes(view)).toEqual([...tokenize(view)].map(tokenHash));
     }
+  });
+});
+
+describe("HeaderIndex", () => {
+  it("gives every value of a header name, in order, and nothing for a name the message lacks", () => {
+    const index = new HeaderIndex([
+      { key: "received", originalKey: "Received", value: "from a" },
+      { key: "from", originalKey: "From", value: "x@a.example" },
+      { key: "received", originalKey: "Received", value: "from b" },
+    ]);
+    expect(index.get("received")).toEqual(["from a", "from b"]);
+    expect(index.get("received")).toBe(index.get("received"));
+    expect(index.has("from")).toBe(true);
+    expect(index.get("sender")).toBeUndefined();
+    expect(index.has("sender")).toBe(false);
   });
 });
