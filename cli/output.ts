@@ -2,14 +2,22 @@
 export interface Io {
   out(line: string): void;
   err(line: string): void;
+  /** Writes to stderr without a line break, for a progress bar that redraws its line. */
+  errRaw?(text: string): void;
+  /** Whether stdout / stderr are terminals (colours, progress bars) and how wide stdout is; absent: neither. */
+  tty?: { out: boolean; err: boolean; columns: number | undefined; stdin: boolean };
 }
 
 export const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  errRaw: (text) => process.stderr.write(text),
+  get tty() {
+    return { out: process.stdout.isTTY === true, err: process.stderr.isTTY === true, columns: process.stdout.columns, stdin: process.stdin.isTTY === true };
+  },
 };
 
-/** A mistake in how the command was called: printed with the usage, exit code 64 (EX_USAGE). */
+/** A mistake in how the command was called: printed with a pointer to the usage; exit code 64 (EX_USAGE) for scan and send, 1 for the admin API commands. */
 export class UsageError extends Error {
   override name = "UsageError";
 }

@@ -1,3 +1,4 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
@@ -228,6 +229,16 @@ describe("quarantine preview", () => {
     expect((await detail(escapes)).preview!.text.content).toBe("before \ufffd[2J after");
   });
 
+  it("says so when the stored bytes are missing, and does not release such a message", async () => {
+    const id = await quarantined(["alice@example.com"], plain("Lost"));
+    await env.MAILBOX.delete((await row(id)).r2_key as string);
+    expect(await detail(id)).toMatchObject({ id, preview: null, previewError: "The message's stored bytes are missing." });
+    const release = await call(`/api/v1/quarantine/${id}/release`, { method: "POST" });
+    expect(release.status).toBe(409);
+    expect(await release.json()).toMatchObject({ error: { code: "bytes_missing" } });
+    expect(await row(id)).toMatchObject({ action: "quarantine", released_at: null });
+  });
+
   it("answers 404 for a message that is not in the quarantine, and 400 for a bad id", async () => {
     const delivered = await hubIngest.ingest(testDelivery());
     const res = await call(`/api/v1/quarantine/${delivered.status === "stored" ? delivered.id : 0}`);
@@ -324,5 +335,38 @@ describe("quarantine delete", () => {
     expect(release.status).toBe(409);
     expect(await release.json()).toMatchObject({ error: { code: "deleted", message: expect.stringContaining("deleted from the quarantine") } });
     expect((await call(`/api/v1/quarantine/${id}`, { method: "DELETE" })).status).toBe(409);
+  });
+});
+
+describe("the quarantine and feedback routes in the OpenAPI document", () => {
+  it("declare each operation with its role, a tag, a summary and its responses, and refer only to schemas they register", () => {
+    const docs = new OpenAPIHono<HubEnv>();
+    docs.route("/api/v1/quarantine", quarantine).route("/api/v1/feedback", feedback).route("/api/v1/messages", messageReports);
+    const doc = docs.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "test", version: "1" } });
+    const operations = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
+      Object.entries(item as Record<string, { tags?: string[]; summary?: string; responses: object; "x-portcullis-role"?: string }>).map(([method, op]) => ({
+        id: `${method.toUpperCase()} ${path}`,
+        op,
+      })),
+    );
+    expect(Object.fromEntries(operations.map(({ id, op }) => [id, op["x-portcullis-role"]]))).toEqual({
+      "GET /api/v1/quarantine": "read-only",
+      "GET /api/v1/quarantine/{id}": "read-only",
+      "DELETE /api/v1/quarantine/{id}": "operator",
+      "POST /api/v1/quarantine/{id}/release": "operator",
+      "POST /api/v1/quarantine/{id}/report": "operator",
+      "GET /api/v1/feedback": "read-only",
+      "DELETE /api/v1/feedback/{id}": "admin",
+      "POST /api/v1/feedback/rebuild": "operator",
+      "POST /api/v1/messages/{id}/report": "operator",
+    });
+    for (const { id, op } of operations) {
+      expect(op.tags?.length, id).toBe(1);
+      expect(op.summary, id).toBeTruthy();
+      expect(Object.keys(op.responses), id).toEqual(expect.arrayContaining(["200", "401", "403"]));
+    }
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs).toContain("FeedbackReportBody");
+    for (const ref of refs) expect(doc.components?.schemas ?? {}, ref).toHaveProperty([ref]);
   });
 });

@@ -35,6 +35,9 @@ export const quarantine = router();
 export const feedback = router();
 export const messageReports = router();
 
+const QUARANTINE = "Quarantine";
+const FEEDBACK = "Content filter feedback";
+
 const CONFLICT = { 409: json(ErrorBody, "The message is not in a state that allows this (already released, deleted, …)") };
 
 /**
@@ -92,6 +95,7 @@ quarantine.openapi(
   route("read-only", {
     method: "get",
     path: "/",
+    tags: [QUARANTINE],
     summary: "Quarantined messages, newest first",
     request: { query: QuarantineQuery },
     responses: { 200: json(QuarantineList, "Quarantined messages with envelope, subject, SCL and the agent results that put them there"), ...ERRORS },
@@ -113,6 +117,7 @@ quarantine.openapi(
   route("read-only", {
     method: "get",
     path: "/{id}",
+    tags: [QUARANTINE],
     summary: "A quarantined message with a safe preview",
     description:
       "Metadata, and a text-only preview: the header block (capped), the plain text (or the HTML turned into text), links as text, and the attachments' names, types and sizes. Nothing is rendered or fetched, and no attachment is opened.",
@@ -142,6 +147,7 @@ quarantine.openapi(
   route("operator", {
     method: "post",
     path: "/{id}/release",
+    tags: [QUARANTINE],
     summary: "Release a message to the mailbox and route it on",
     description:
       "Moves the bytes from quarantine/ to messages/, marks the message accepted (with who released it and when) and writes its onward steps (webhook and forward routes of the recipients' domains), as for accepted mail. A second release is a 409.",
@@ -159,6 +165,7 @@ quarantine.openapi(
   route("operator", {
     method: "delete",
     path: "/{id}",
+    tags: [QUARANTINE],
     summary: "Delete a quarantined message",
     description: "Deletes its bytes; the index row stays, marked deleted with who and when, for audit.",
     request: { params: IdParam },
@@ -180,7 +187,9 @@ const reportResponses = {
   422: json(ErrorBody, "The message cannot be parsed, so there is nothing to learn from it"),
 };
 
+// Registered with each router that refers to it, so either documents itself wherever it is mounted.
 quarantine.openAPIRegistry.register("FeedbackReportBody", ReportBody);
+messageReports.openAPIRegistry.register("FeedbackReportBody", ReportBody);
 const reportRequest = {
   params: IdParam,
   // Documented by reference, so no validator runs before the handler (see verdictOf).
@@ -189,10 +198,13 @@ const reportRequest = {
 
 /** The report route, on the quarantine (the message must be quarantined now) and on the messages (any stored message). */
 function reportRoute(on: typeof quarantine, summary: string, quarantineOnly: boolean): void {
-  on.openapi(route("operator", { method: "post", path: "/{id}/report", summary, request: reportRequest, responses: reportResponses }), async (c) => {
-    const result = await reportMessage(c.env, c.executionCtx, c.req.valid("param").id, await verdictOf(c), stamp(c), { quarantineOnly });
-    return c.json(result, result.created ? 201 : 200);
-  });
+  on.openapi(
+    route("operator", { method: "post", path: "/{id}/report", tags: [FEEDBACK], summary, request: reportRequest, responses: reportResponses }),
+    async (c) => {
+      const result = await reportMessage(c.env, c.executionCtx, c.req.valid("param").id, await verdictOf(c), stamp(c), { quarantineOnly });
+      return c.json(result, result.created ? 201 : 200);
+    },
+  );
 }
 
 reportRoute(quarantine, "Report a quarantined message as ham (a false positive) or spam", true);
@@ -202,6 +214,7 @@ feedback.openapi(
   route("read-only", {
     method: "get",
     path: "/",
+    tags: [FEEDBACK],
     summary: "Spam and ham reports, newest first, and where the content model stands",
     request: { query: FeedbackQuery },
     responses: { 200: json(FeedbackList, "Reports"), ...ERRORS },
@@ -224,6 +237,7 @@ feedback.openapi(
   route("admin", {
     method: "delete",
     path: "/{id}",
+    tags: [FEEDBACK],
     summary: "Withdraw a report",
     description: "The report stays listed (state withdrawn) for audit; the content-model policy is rebuilt without it.",
     request: { params: IdParam },
@@ -236,6 +250,7 @@ feedback.openapi(
   route("operator", {
     method: "post",
     path: "/rebuild",
+    tags: [FEEDBACK],
     summary: "Rebuild the content model from the standing reports, if it is behind",
     description: "Only needed after a rebuild failed (the list's model.upToDate is false); reports and withdrawals rebuild by themselves.",
     responses: { 200: json(FeedbackList.shape.model, "Where the model stands"), ...ERRORS },
