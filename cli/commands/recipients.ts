@@ -3,7 +3,8 @@ import { count, JsonListWriter, when } from "../format.ts";
 import type { Io } from "../output.ts";
 import { printRecord, TableWriter } from "../table.ts";
 import { confirm, connect, group, limitOption, parse, positionals } from "./command.ts";
-import { IMPORT_CHUNK_ROWS, importRecipients } from "./recipients-import.ts";
+import { IMPORT_CHUNK_ROWS } from "./import-chunks.ts";
+import { importRecipients } from "./recipients-import.ts";
 
 export const RECIPIENTS_USAGE = `Usage: portcullis recipients list [--domain DOMAIN] [--limit N] [--json]
        portcullis recipients show ADDRESS [--json]

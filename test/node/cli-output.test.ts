@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { HubApiError, HubClient, resolveConnection } from "../../cli/api.ts";
+import { csvChunks, csvRecords, IMPORT_CHUNK_ROWS, inspectImportFile } from "../../cli/commands/import-chunks.ts";
 import { JsonListWriter, pointInTime } from "../../cli/format.ts";
 import { main } from "../../cli/main.ts";
 import type { Io } from "../../cli/output.ts";
@@ -82,6 +83,33 @@ describe("formats", () => {
       w.end({ state: "queued" });
       expect(JSON.parse(io.lines.join("\n"))).toEqual({ items: pages.flat(), state: "queued" });
     }
+  });
+});
+
+describe("import files", () => {
+  it("splits CSV records at line breaks outside quotes, skipping empty lines, as the API reads them", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "portcullis-import-"));
+    const file = path.join(dir, "r.csv");
+    await writeFile(file, '\uFEFFaddress,aliases\r\n\r\na@x.test,"b@x.test;\nc@x.test"\rd@x.test,\n\n"e@x.test","say ""hi"""');
+    const records: string[] = [];
+    for await (const r of csvRecords(file)) records.push(r.text);
+    expect(records).toEqual(["address,aliases", 'a@x.test,"b@x.test;\nc@x.test"', "d@x.test,", '"e@x.test","say ""hi"""']);
+    expect(await inspectImportFile(file, undefined)).toMatchObject({ format: "csv" });
+    await writeFile(path.join(dir, "r.txt"), ' \n[{"address": "a@x.test"}]');
+    expect(await inspectImportFile(path.join(dir, "r.txt"), undefined)).toMatchObject({ format: "json" });
+    await expect(inspectImportFile(path.join(dir, "none.csv"), undefined)).rejects.toThrow(/cannot read/);
+  });
+
+  it("sends IMPORT_CHUNK_ROWS rows a request, each chunk led by the header", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "portcullis-import-"));
+    const file = path.join(dir, "big.csv");
+    const rows = Array.from({ length: IMPORT_CHUNK_ROWS + 1 }, (_, i) => `u${i}@x.test`);
+    await writeFile(file, `address\n${rows.join("\n")}\n`);
+    const chunks = [];
+    for await (const c of csvChunks(file)) chunks.push({ rows: c.rows, lines: new TextDecoder().decode(c.body).trimEnd().split("\n") });
+    expect(chunks.map((c) => c.rows)).toEqual([IMPORT_CHUNK_ROWS, 1]);
+    expect(chunks[0]!.lines).toHaveLength(IMPORT_CHUNK_ROWS + 1);
+    expect(chunks[1]!.lines).toEqual(["address", `u${IMPORT_CHUNK_ROWS}@x.test`]);
   });
 });
 
