@@ -3,6 +3,7 @@ import { normaliseAddress, normaliseDomain } from "./directory/address.ts";
 import { type DirectoryKey, toHex } from "./directory/hash.ts";
 import type { DirectoryReader } from "./directory/reader.ts";
 import { parseCidr } from "./net/cidr.ts";
+import { MAX_RELAY_MESSAGE_BYTES } from "./relay/limits.ts";
 
 /**
  * The policy objects the hygiene and delivery layers read at the edge. The hub stores each as a
@@ -112,19 +113,42 @@ export const POLICY_SCHEMAS = {
    * The hub ships the model it was built with unless an administrator sets another.
    */
   "content-model": z.strictObject({ version: z.string().min(1).max(100), model: z.base64().max(4 * 1024 * 1024) }),
-  /** Applications allowed to relay through the edge; keys are stored only as SHA-256 hashes. */
+  /**
+   * Applications allowed to relay through the edge (POST /v1/relay); keys are stored only as
+   * SHA-256 hashes. Managed at /api/v1/relay-clients, which creates the keys.
+   */
   "relay-clients": z
     .array(
       z.strictObject({
         id,
         name: z.string().min(1).max(100),
         keyHash: z.string().regex(/^[0-9a-f]{64}$/, "the SHA-256 of the key, hex"),
+        /** Source addresses (CF-Connecting-IP) the client may relay from; an empty list allows none. */
         allowedIps: z.array(cidr).max(1000),
+        /** Addresses or "@domain"s the client may put in From and Sender. */
         allowedSenders: z.array(senderPattern).max(1000),
+        /** Messages per minute, also the burst a client may send at once. */
         ratePerMinute: z.number().int().min(1).max(100_000),
+        /** Largest message the client may submit (bytes); absent: MAX_RELAY_MESSAGE_BYTES. */
+        maxMessageBytes: z.number().int().min(1024).max(MAX_RELAY_MESSAGE_BYTES).optional(),
+        createdAt: z.iso.datetime().optional(),
       }),
     )
-    .max(10_000),
+    .max(10_000)
+    .refine((clients) => new Set(clients.map((c) => c.id)).size === clients.length, "client ids must be unique")
+    .refine((clients) => new Set(clients.map((c) => c.keyHash)).size === clients.length, "keys must be unique"),
+  /**
+   * The relay's send connector: where mail for recipients outside the accepted domains goes.
+   * `send_email`: Cloudflare Email Service through the edge's RELAY_EMAIL binding (the default);
+   * `smarthost`: a signed HTTPS POST to a relay host of yours; `none`: such recipients are refused.
+   */
+  relay: z.strictObject({
+    sendConnector: z.discriminatedUnion("type", [
+      z.strictObject({ type: z.literal("send_email") }),
+      z.strictObject({ type: z.literal("smarthost"), url: z.url({ protocol: /^https$/ }) }),
+      z.strictObject({ type: z.literal("none") }),
+    ]),
+  }),
   /** Malware agent: SHA-256 digests (lower-case hex) of attachment contents to refuse as malware. */
   malware: z.strictObject({ blockedSha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(MAX_POLICY_LIST) }),
 } as const;

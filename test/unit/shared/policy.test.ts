@@ -17,7 +17,18 @@ describe("policy validation", () => {
       "content-model": { version: "PCB1-test", model: "AAAA" },
       "relay-clients": [
         { id: "sharepoint", name: "SharePoint", keyHash: "a".repeat(64), allowedIps: ["10.0.0.0/8"], allowedSenders: ["@example.com"], ratePerMinute: 600 },
+        {
+          id: "crm",
+          name: "CRM",
+          keyHash: "b".repeat(64),
+          allowedIps: ["2001:db8::/32"],
+          allowedSenders: ["crm@example.com"],
+          ratePerMinute: 10,
+          maxMessageBytes: 1_048_576,
+          createdAt: "2026-11-21T09:00:00Z",
+        },
       ],
+      relay: { sendConnector: { type: "smarthost", url: "https://smarthost.example.com/relay" } },
     };
     expect(Object.keys(good).sort()).toEqual([...POLICY_NAMES].sort());
     for (const [name, value] of Object.entries(good)) expect(validatePolicy(name as keyof typeof good, value)).toEqual({ ok: true, value });
@@ -35,6 +46,21 @@ describe("policy validation", () => {
     ["delivery", { budgetMs: 60_000 }, /budgetMs/],
     ["delivery", { retryBaseSecs: 60 }, /retryBaseSecs|Unrecognized/],
     ["relay-clients", [{ id: "x", name: "X", keyHash: "plain-text-key", allowedIps: [], allowedSenders: [], ratePerMinute: 1 }], /keyHash/],
+    [
+      "relay-clients",
+      [{ id: "x", name: "X", keyHash: "a".repeat(64), allowedIps: [], allowedSenders: [], ratePerMinute: 1, maxMessageBytes: 100 }],
+      /maxMessageBytes/,
+    ],
+    [
+      "relay-clients",
+      [
+        { id: "x", name: "X", keyHash: "a".repeat(64), allowedIps: [], allowedSenders: [], ratePerMinute: 1 },
+        { id: "y", name: "Y", keyHash: "a".repeat(64), allowedIps: [], allowedSenders: [], ratePerMinute: 1 },
+      ],
+      /keys must be unique/,
+    ],
+    ["relay", { sendConnector: { type: "smarthost", url: "http://smarthost.example.com" } }, /sendConnector\.url/],
+    ["relay", { sendConnector: { type: "carrier-pigeon" } }, /sendConnector\.type/],
   ] as const)("refuses a bad %s document, naming the field", (name, value, message) => {
     const result = validatePolicy(name, value);
     expect(result.ok).toBe(false);
