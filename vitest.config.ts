@@ -68,6 +68,8 @@ const hubAuxiliary = {
   durableObjects: { SYNC_SCHEDULER: { className: "SyncScheduler", useSQLite: true } },
   // Ingest queues onward steps (webhook and forward routes); no consumer here: edge tests route to the mailbox only.
   queueProducers: { ONWARD: { queueName: "portcullis-onward" } },
+  // Message tracking: the edge under test sends its events to this queue and the hub stores them in its D1 (HUB_DB).
+  queueConsumers: { "portcullis-tracking": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 2 } },
   bindings: TEST_SECRETS,
 };
 

@@ -18,6 +18,7 @@ import { TooLargeError, readBounded } from "../../shared/bytes.ts";
 import { EdgeDirectory } from "./publish.ts";
 import { handleSignedDirectory } from "./publish-http.ts";
 import { EDGE_DIRECTORY_PATH } from "../../shared/directory/publish-http.ts";
+import { MessageTracker, Tracker } from "./tracking.ts";
 
 export { DirectoryLease } from "./lease.do.ts";
 export { HubHealthObject } from "./health.do.ts";
@@ -66,9 +67,11 @@ function refuse(message: IncomingEmail, reason: RejectReason): string {
 export async function handleEmail(message: IncomingEmail, env: Env, ctx?: Pick<ExecutionContext, "waitUntil">): Promise<void> {
   const started = Date.now();
   const envelope = { from: message.from, to: message.to };
+  const track = new MessageTracker(env, ctx, envelope, started);
   if (message.rawSize > MAX_MESSAGE_BYTES) {
     const smtp = refuse(message, { reason: "too_large", size: message.rawSize, max: MAX_MESSAGE_BYTES });
     await logDecision({ action: "reject", smtp, size: message.rawSize }, envelope);
+    track.decision("rejected", { action: "reject", smtp, size: message.rawSize });
     return;
   }
   let raw: Uint8Array;
@@ -79,6 +82,7 @@ export async function handleEmail(message: IncomingEmail, env: Env, ctx?: Pick<E
     if (!(err instanceof TooLargeError)) throw err;
     const smtp = refuse(message, { reason: "too_large", size: message.rawSize, max: MAX_MESSAGE_BYTES });
     await logDecision({ action: "reject", smtp, size: message.rawSize }, envelope);
+    track.decision("rejected", { action: "reject", smtp, size: message.rawSize });
     return;
   }
 
@@ -97,6 +101,7 @@ export async function handleEmail(message: IncomingEmail, env: Env, ctx?: Pick<E
     const smtp = formatReply(smtpReply({ reason: "directory_unavailable", detail: String(err) }));
     console.error(JSON.stringify({ event: "directory_unavailable", error: String(err) }));
     await logDecision({ action: "tempfail", smtp, size: raw.byteLength }, envelope);
+    track.decision("tempfailed", { action: "tempfail", smtp, raw, detail: String(err) });
     throw new TempFailError(smtp);
   }
 
@@ -105,9 +110,11 @@ export async function handleEmail(message: IncomingEmail, env: Env, ctx?: Pick<E
     case "reject":
       message.setReject(result.smtp);
       await logDecision({ ...summary, ms: Date.now() - started }, envelope);
+      track.decision("rejected", { result, raw });
       return;
     case "tempfail":
       await logDecision({ ...summary, ms: Date.now() - started }, envelope);
+      track.decision("tempfailed", { result, raw });
       throw new TempFailError(result.smtp);
     case "accept":
     case "quarantine": {
@@ -142,10 +149,12 @@ async function deliverOrSpool(
   ctx: Pick<ExecutionContext, "waitUntil"> | undefined,
 ): Promise<void> {
   const envelope = { from: message.from, to: message.to };
+  const track = new MessageTracker(env, ctx, envelope, started);
   const fail = async (detail: string): Promise<never> => {
     const smtp = formatReply(smtpReply({ reason: "hub_unavailable", detail }));
     console.error(JSON.stringify({ event: "hub_unavailable", deliveryId: delivery.deliveryId, error: detail }));
     await logDecision({ ...summary, action: "tempfail", smtp, deliveryId: delivery.deliveryId, ms: Date.now() - started }, envelope);
+    track.decision("tempfailed", { delivery, smtp, detail });
     throw new TempFailError(smtp);
   };
   let hubs, settings;
@@ -160,12 +169,14 @@ async function deliverOrSpool(
       }
     : undefined;
   const outcome = await deliverToHubs(env, delivery, { hubs, settings, forward, waitUntil: ctx ? (p) => ctx.waitUntil(p) : undefined });
+  track.round(delivery, outcome);
   const attempts = outcome.attempts.map((a) => ({ hub: a.hubId, ok: a.ok, ms: a.ms, ...(a.error ? { error: a.error } : {}) }));
   if (outcome.delivered) {
     await logDecision(
       { ...summary, deliveryId: delivery.deliveryId, hub: outcome.hubId, hubStatus: outcome.status, attempts, ms: Date.now() - started },
       envelope,
     );
+    track.decision(delivery.verdict.action === "quarantine" ? "quarantined" : "accepted", { delivery, smtp: String(summary.smtp), hubId: outcome.hubId });
     return;
   }
   // A refused hand-over is a bug or a version mismatch, not an outage: spooling would only repeat it.
@@ -176,6 +187,7 @@ async function deliverOrSpool(
     return fail(`${outcome.error}; spooling failed too: ${String(err)}`);
   }
   await logDecision({ ...summary, deliveryId: delivery.deliveryId, spooled: true, attempts, error: outcome.error, ms: Date.now() - started }, envelope);
+  track.decision("spooled", { delivery, smtp: String(summary.smtp), detail: outcome.error });
 }
 
 export default {
@@ -183,8 +195,8 @@ export default {
     await handleEmail(message, env, ctx);
   },
 
-  async queue(batch, env) {
-    await processSpoolBatch(batch as MessageBatch<SpoolTask>, env, productionDeps(env));
+  async queue(batch, env, ctx) {
+    await processSpoolBatch(batch as MessageBatch<SpoolTask>, env, { ...productionDeps(env), tracker: new Tracker(env, ctx) });
   },
 
   /** Every minute: the active health probe of every upstream hub. */

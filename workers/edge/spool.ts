@@ -10,6 +10,7 @@ import { deliverToHubs, type DeliveryAttempt, type DeliveryOutcome } from "./del
 import { openDirectory } from "./directory.ts";
 import { hubsFrom } from "./hubs.ts";
 import type { SpoolIndex } from "./spool.do.ts";
+import type { Tracker } from "./tracking.ts";
 
 /** The queue message: only the key — the message itself (up to 25 MiB) rests in R2. */
 export interface SpoolTask {
@@ -37,6 +38,8 @@ export interface SpoolDeps {
   forward?: (address: string, delivery: Delivery) => Promise<void>;
   /** Called after a hub confirmed and before the spool copy is deleted (tests crash here). */
   afterAccepted?: (deliveryId: string) => Promise<void>;
+  /** Message tracking: one event per round and notification, sent once the batch is done. */
+  tracker?: Tracker;
 }
 
 export function productionDeps(env: Env): SpoolDeps {
@@ -144,6 +147,7 @@ export async function processSpoolBatch(batch: MessageBatch<SpoolTask>, env: Env
       message.retry({ delaySeconds: settings.retryBaseSeconds });
     }
   }
+  deps.tracker?.flush();
   return results;
 }
 
@@ -176,6 +180,7 @@ async function processOne(env: Env, deliveryId: unknown, hubs: HubConfig[], sett
     await notify(env, deps, delivery, item, "failed", reason);
     await bury(env, delivery, key, reason);
     await index.dead(deliveryId, reason, now);
+    deps.tracker?.spool(delivery, "dead", null, null, reason);
     return { outcome: "dead", reason };
   }
 
@@ -184,12 +189,14 @@ async function processOne(env: Env, deliveryId: unknown, hubs: HubConfig[], sett
     await deps.afterAccepted?.(deliveryId);
     await env.SPOOL.delete(key);
     await index.delivered(deliveryId);
+    deps.tracker?.spool(delivery, "delivered", item.attempts + 1, outcome);
     return { outcome: "delivered", hubId: outcome.hubId };
   }
   if (outcome.refused) {
     await notify(env, deps, delivery, item, "failed", outcome.error);
     await bury(env, delivery, key, outcome.error);
     await index.dead(deliveryId, outcome.error, now);
+    deps.tracker?.spool(delivery, "dead", item.attempts + 1, outcome);
     return { outcome: "dead", reason: outcome.error };
   }
 
@@ -207,6 +214,7 @@ async function processOne(env: Env, deliveryId: unknown, hubs: HubConfig[], sett
     nextAttemptAt: now + delaySeconds * 1000,
     delayNotifiedAt,
   });
+  deps.tracker?.spool(delivery, "retry", attempts, outcome);
   return { outcome: "retry", delaySeconds, error: outcome.error };
 }
 
@@ -236,11 +244,13 @@ async function notify(env: Env, deps: SpoolDeps, delivery: Delivery, item: Spool
   const allowed = mayNotifySender(delivery.envelope.from, headers);
   if (!allowed.ok) {
     console.log(JSON.stringify({ event: "dsn_suppressed", kind, deliveryId: delivery.deliveryId, reason: allowed.reason }));
+    deps.tracker?.dsn(delivery, kind, "suppressed", allowed.reason);
     return;
   }
   const dsnFrom = String(env.DSN_FROM);
   if (deps.mailer === null || dsnFrom === "") {
     console.log(JSON.stringify({ event: "dsn_not_sent", kind, deliveryId: delivery.deliveryId, reason: "no DSN_EMAIL binding or DSN_FROM address" }));
+    deps.tracker?.dsn(delivery, kind, "not_sent", "no DSN_EMAIL binding or DSN_FROM address");
     return;
   }
   const now = new Date(deps.now());
@@ -265,8 +275,10 @@ async function notify(env: Env, deps: SpoolDeps, delivery: Delivery, item: Spool
     });
     await deps.mailer.send(dsnFrom, delivery.envelope.from, dsn.raw);
     console.log(JSON.stringify({ event: "dsn_sent", kind, deliveryId: delivery.deliveryId, dsnMessageId: dsn.messageId }));
+    deps.tracker?.dsn(delivery, kind, "sent", `Message-ID ${dsn.messageId}`);
   } catch (err) {
     console.error(JSON.stringify({ event: "dsn_failed", kind, deliveryId: delivery.deliveryId, error: String(err) }));
+    deps.tracker?.dsn(delivery, kind, "error", String(err));
   }
 }
 
