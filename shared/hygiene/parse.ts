@@ -14,7 +14,7 @@ export async function parseMessage(raw: Uint8Array): Promise<ParseResult> {
   const parts = countMimeParts(raw);
   if (parts > MAX_MIME_PARTS) return { ok: false, reason: { reason: "too_many_parts", count: parts, max: MAX_MIME_PARTS } };
   try {
-    const email = await PostalMime.parse(raw, {
+    const email = await PostalMime.parse(wholeBuffer(raw) ?? raw, {
       maxNestingDepth: MAX_MIME_NESTING_DEPTH,
       maxHeadersSize: MAX_HEADERS_BYTES,
       maxRfc822NestingDepth: MAX_RFC822_NESTING_DEPTH,
@@ -28,6 +28,16 @@ export async function parseMessage(raw: Uint8Array): Promise<ParseResult> {
     if (/nesting depth/i.test(message)) return { ok: false, reason: { reason: "nesting_too_deep", max: MAX_MIME_NESTING_DEPTH } };
     return { ok: false, reason: { reason: "malformed", detail: message.slice(0, 200) } };
   }
+}
+
+/**
+ * The ArrayBuffer behind `raw` when `raw` covers all of it, else null. The parser copies a typed
+ * array's bytes into a buffer of their own before reading them — for a 25 MiB message, 25 MiB more
+ * at the peak — but reads an ArrayBuffer in place, and never writes to it.
+ */
+function wholeBuffer(raw: Uint8Array): ArrayBuffer | null {
+  const buffer = raw.buffer;
+  return buffer instanceof ArrayBuffer && raw.byteOffset === 0 && raw.byteLength === buffer.byteLength ? buffer : null;
 }
 
 const LF = 0x0a;

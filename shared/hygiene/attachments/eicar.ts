@@ -18,7 +18,17 @@ export const EICAR_START = "X5O!P%@AP";
 /** The whitespace the specification allows after the string: space, tab, LF, CR, Ctrl-Z. */
 export const EICAR_TRAILING = " \t\n\r\x1a";
 const START = [...EICAR_START].map((c) => c.charCodeAt(0));
-const TRAILING = new Set([...EICAR_TRAILING].map((c) => c.charCodeAt(0)));
+
+/**
+ * Whether a character code is white space the specification allows after the string (one of
+ * {@link EICAR_TRAILING}).
+ *
+ * @example
+ * isEicarTrailing(0x1a) // true: Ctrl-Z
+ */
+export function isEicarTrailing(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d || code === 0x1a;
+}
 
 /**
  * Whether a file is the EICAR test file.
@@ -43,6 +53,6 @@ export async function isEicar(head: Uint8Array, size: number): Promise<boolean> 
 export function mayBeEicar(head: Uint8Array, size: number): boolean {
   if (size < EICAR_LENGTH || size > EICAR_MAX_BYTES || head.length < size) return false;
   for (let i = 0; i < START.length; i++) if (head[i] !== START[i]) return false;
-  for (let i = EICAR_LENGTH; i < size; i++) if (!TRAILING.has(head[i]!)) return false;
+  for (let i = EICAR_LENGTH; i < size; i++) if (!isEicarTrailing(head[i]!)) return false;
   return true;
 }

@@ -4,7 +4,7 @@ import { ArchiveWalker } from "./archive.ts";
 import { describePath, type InspectedFile } from "./file.ts";
 import { Budget, checkLimits, DEFAULT_INSPECTION_LIMITS, type InspectionLimits, InspectionLimitError, type Work } from "./budget.ts";
 import { contentBytes } from "./bytes.ts";
-import { EICAR_MAX_BYTES, EICAR_START, EICAR_TRAILING } from "./eicar.ts";
+import { EICAR_MAX_BYTES, EICAR_START, isEicarTrailing } from "./eicar.ts";
 import { bytesSource } from "./source.ts";
 import { uuBlocksIn } from "./uuencode.ts";
 
@@ -84,8 +84,8 @@ const MAX_BODY_HEADS = 16;
  */
 function bodyHead(body: string, at: number, where: string): BodyHead {
   let end = at;
-  while (end < body.length && end - at < EICAR_MAX_BYTES && !EICAR_TRAILING.includes(body[end]!)) end++;
-  while (end < body.length && end - at <= EICAR_MAX_BYTES && EICAR_TRAILING.includes(body[end]!)) end++;
+  while (end < body.length && end - at < EICAR_MAX_BYTES && !isEicarTrailing(body.charCodeAt(end))) end++;
+  while (end < body.length && end - at <= EICAR_MAX_BYTES && isEicarTrailing(body.charCodeAt(end))) end++;
   // Only a start like the test string's can be it; any other body keeps no bytes (nearly all do).
   const head = body.startsWith(EICAR_START, at) ? encoder.encode(body.slice(at, Math.min(end, at + EICAR_MAX_BYTES))) : NO_BYTES;
   return { where, head, size: end - at };

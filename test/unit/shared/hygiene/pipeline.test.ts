@@ -4,7 +4,7 @@ import { runPipeline } from "../../../../shared/hygiene/pipeline.ts";
 import type { Agent } from "../../../../shared/hygiene/types.ts";
 import { limits } from "../../../../shared/hygiene/agents/limits.ts";
 import { AGENT_TIMEOUT_MS, MAX_HEADER_FIELDS, MAX_HEADERS_BYTES, MAX_MIME_NESTING_DEPTH, MAX_MIME_PARTS } from "../../../../shared/limits.ts";
-import { countHeaderFields, countMimeParts } from "../../../../shared/hygiene/parse.ts";
+import { countHeaderFields, countMimeParts, parseMessage } from "../../../../shared/hygiene/parse.ts";
 import { bytesOf, buildMessage } from "../../../helpers/mail.ts";
 
 const directory = await memoryDirectory({
@@ -129,6 +129,17 @@ describe("hygiene pipeline", () => {
       `Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n-- \r\nsignature\r\n--b1\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n--b2\r\n\r\na\r\n--b2\r\n\r\nb\r\n--b2--\r\n--b1--\r\n`,
     );
     expect(countMimeParts(raw)).toBe(4);
+  });
+
+  it("parses a message held in part of a larger buffer, and only that part", async () => {
+    const message = bytesOf(buildMessage({ subject: "Inside", body: "the middle\r\n" }));
+    const buffer = new Uint8Array(message.length + 200).fill(0x41);
+    buffer.set(message, 100);
+    const parsed = await parseMessage(buffer.subarray(100, 100 + message.length));
+    expect(parsed.ok && parsed.email.subject).toBe("Inside");
+    expect(parsed.ok && parsed.email.text).toBe("the middle\n");
+    const whole = await parseMessage(message);
+    expect(whole.ok && whole.email.text).toBe("the middle\n");
   });
 
   it("gives binary noise a verdict instead of throwing", async () => {
