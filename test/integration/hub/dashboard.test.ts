@@ -9,6 +9,7 @@ import type { HubEnv } from "../../../workers/hub/app.ts";
 import { createDashboard } from "../../../workers/hub/dashboard/index.ts";
 import { encodeSession, type Session, sessionKey } from "../../../workers/hub/dashboard/session.ts";
 import type { EdgeRecord } from "../../../workers/hub/db/edges.ts";
+import { getStoredMessage } from "../../../workers/hub/quarantine/store.ts";
 import { edgeClient } from "../../../workers/hub/sync/edge-client.ts";
 import { buildMessage, bytesOf } from "../../helpers/mail.ts";
 import { api, hubIngest, testDelivery } from "./helpers.ts";
@@ -204,6 +205,18 @@ async function trackingEvent(e: {
     )
     .first<{ seq: number }>();
   for (const r of recipients) await env.DB.prepare("INSERT INTO tracking_recipients (recipient, at, event_seq) VALUES (?, ?, ?)").bind(r, e.at, row!.seq).run();
+}
+
+/** Files a message in the quarantine through the hub's real ingest path, with a hostile subject and body; returns its id. */
+async function quarantined(subject = HOSTILE): Promise<number> {
+  const d = testDelivery(["alice@example.com"], {
+    subject,
+    raw: bytesOf(buildMessage({ subject, body: `Hello <b>Alice</b>, ${HOSTILE}\r\n` })),
+    verdict: { action: "quarantine", scl: 6, agents: [{ agent: "content-filter", result: "fail", reason: "spam (SCL 6)" }] },
+  });
+  const stored = await hubIngest.ingest(d);
+  expect(stored.status).toBe("stored");
+  return (await env.DB.prepare("SELECT id FROM messages WHERE delivery_id = ?").bind(d.deliveryId).first<{ id: number }>())!.id;
 }
 
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
@@ -449,6 +462,56 @@ describe("dashboard: pages", () => {
     expect((await b.post(`/queues/edge-a/${item.deliveryId}/delete`, { _csrf: csrf, reason: "spam run", state: "dead" })).status).toBe(303);
     expect(spoolCalls).toContain(`delete ${item.deliveryId} spam run`);
     expect((await b.post(`/queues/no-such-edge/${item.deliveryId}/retry`, { _csrf: csrf })).status).toBe(404);
+  });
+
+  it("quarantine: the list and the text-only preview, hostile subject and body escaped", async () => {
+    const id = await quarantined();
+    const b = await signedIn();
+    const list = await (await b.get("/quarantine")).text();
+    expect(list).toMatch(new RegExp(`<tr data-message="${id}">[\\s\\S]*?content-filter: spam \\(SCL 6\\)`));
+    expect(list).toContain(ESCAPED);
+    expect(list).not.toMatch(/<script/i);
+    expect(list).toContain(`action="/quarantine/${id}/release"`);
+    const filtered = await (await b.get("/quarantine?recipient=%40elsewhere.example")).text();
+    expect(filtered).not.toContain(`data-message="${id}"`);
+
+    const preview = await b.get(`/quarantine/${id}`);
+    expect(preview.status).toBe(200);
+    const html = await preview.text();
+    expect(html).toMatch(/<pre class="preview preview-text">Hello &lt;b&gt;Alice&lt;\/b&gt;, &lt;script&gt;/);
+    expect(html).toMatch(/<pre class="preview preview-headers">[\s\S]*?Subject: &lt;script&gt;/);
+    expect(html).not.toMatch(/<script/i);
+    expect((await b.get("/quarantine/999999")).status).toBe(404);
+  });
+
+  it("quarantine: release and delete through the forms, stamped with the token's name; a second action is refused", async () => {
+    const [released, deleted] = [await quarantined("release me"), await quarantined("delete me")];
+    const b = await signedIn();
+    const csrf = await b.csrf("/quarantine");
+    expect((await b.post(`/quarantine/${released}/release`, {})).status).toBe(403);
+    expect((await getStoredMessage(env.DB, released))!.action).toBe("quarantine");
+
+    const res = await b.post(`/quarantine/${released}/release`, { _csrf: csrf });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/quarantine?done=release");
+    expect(await (await b.get("/quarantine?done=release")).text()).toContain("The message was released");
+    expect(await getStoredMessage(env.DB, released)).toMatchObject({ action: "accept", releasedBy: "bootstrap" });
+    expect(await (await b.get(`/quarantine/${released}`)).text()).toContain("released");
+
+    expect((await b.post(`/quarantine/${deleted}/delete`, { _csrf: csrf })).status).toBe(303);
+    expect((await getStoredMessage(env.DB, deleted))!.action).toBe("deleted");
+    const again = await b.post(`/quarantine/${deleted}/release`, { _csrf: csrf });
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain("was deleted");
+  });
+
+  it("quarantine: a read-only session sees no buttons and cannot release", async () => {
+    const id = await quarantined("read-only view");
+    const reader = await withRole("read-only");
+    const html = await (await reader.get(`/quarantine/${id}`)).text();
+    expect(html).not.toContain("data-action=");
+    expect((await reader.post(`/quarantine/${id}/release`, { _csrf: csrfIn(html) })).status).toBe(403);
+    expect((await getStoredMessage(env.DB, id))!.action).toBe("quarantine");
   });
 
   it("trace: a search by sender lists the events, and the delivery's page shows what the hub stored, escaped", async () => {

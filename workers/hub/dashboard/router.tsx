@@ -6,6 +6,7 @@ import type { DashboardEnv } from "./guard.ts";
 import { Bare, render } from "./layout.tsx";
 import { loginRoutes } from "./pages/login.tsx";
 import { overviewRoutes } from "./pages/overview.tsx";
+import { quarantineRoutes } from "./pages/quarantine.tsx";
 import { queueRoutes } from "./pages/queues.tsx";
 import { recipientRoutes } from "./pages/recipients.tsx";
 import { traceRoutes } from "./pages/trace.tsx";
@@ -48,6 +49,7 @@ export function createDashboard(options: DashboardOptions = {}): Hono<DashboardE
   dashboard.route("/", loginRoutes());
   dashboard.route("/", overviewRoutes(clientOf));
   dashboard.route("/queues", queueRoutes(clientOf));
+  dashboard.route("/quarantine", quarantineRoutes());
   dashboard.route("/trace", traceRoutes());
   dashboard.route("/recipients", recipientRoutes(clientOf));
   return dashboard;
