@@ -38,16 +38,20 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, 
 
 /**
  * A point in time given as an ISO date/time (`2026-11-20`, `2026-11-20T08:00:00Z`) or as a duration
- * before now (`90s`, `15m`, `2h`, `3d`, `1w`), as the ISO timestamp the API takes.
+ * before now (`90s`, `15m`, `2h`, `3d`, `1w`; after now for `direction: "after"`), as the ISO
+ * timestamp the API takes.
  */
-export function pointInTime(raw: string, flag: string, now = Date.now()): string {
+export function pointInTime(raw: string, flag: string, now = Date.now(), direction: "before" | "after" = "before"): string {
   const relative = /^(\d{1,6})([smhdw])$/.exec(raw.trim());
-  if (relative !== null) return new Date(now - Number(relative[1]) * UNIT_SECONDS[relative[2]!]! * 1000).toISOString();
+  if (relative !== null) {
+    const ms = Number(relative[1]) * UNIT_SECONDS[relative[2]!]! * 1000;
+    return new Date(direction === "before" ? now - ms : now + ms).toISOString();
+  }
   if (/^\d{4}-\d{2}-\d{2}/.test(raw)) {
     const t = new Date(raw);
     if (!Number.isNaN(t.getTime())) return t.toISOString();
   }
-  throw new UsageError(`${flag} "${raw}": give an ISO date/time (2026-11-20T08:00:00Z) or a duration before now (30m, 2h, 7d)`);
+  throw new UsageError(`${flag} "${raw}": give an ISO date/time (2026-11-20T08:00:00Z) or a duration ${direction} now (30m, 2h, 7d)`);
 }
 
 /**

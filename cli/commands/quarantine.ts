@@ -1,5 +1,5 @@
 import { API_EXIT } from "../api.ts";
-import { JsonListWriter, when } from "../format.ts";
+import { bytes, JsonListWriter, when } from "../format.ts";
 import { type Io, UsageError } from "../output.ts";
 import { clean, printRecord, TableWriter } from "../table.ts";
 import { confirm, connect, group, limitOption, parse, positionals } from "./command.ts";
@@ -15,8 +15,28 @@ Messages the content filter held back instead of delivering.
   show      one message's metadata and a preview of its text
   release   deliver the message to its recipients after all
   delete    delete it for good (asks first at a terminal, unless --yes)
-  report    tell the content filter it was ham (wrongly held) or spam (rightly held)
+  report    tell the content filter it was ham (wrongly held) or spam (rightly held); the hub
+            retrains the content model and syncs it to the edges
 Common options: --profile NAME, --json.`;
+
+interface AgentOutcome {
+  agent?: string;
+  result?: string;
+  reason?: string;
+}
+
+/** The hub's text-only preview: nothing in it is rendered or fetched. */
+interface Preview {
+  from?: string | null;
+  to?: string[];
+  cc?: string[];
+  subject?: string | null;
+  date?: string | null;
+  problem?: { code?: string; message?: string } | null;
+  text?: { content?: string; source?: string; truncated?: boolean };
+  links?: { href?: string; text?: string }[];
+  attachments?: { filename?: string | null; contentType?: string; size?: number }[];
+}
 
 interface Quarantined {
   id: string | number;
@@ -26,8 +46,9 @@ interface Quarantined {
   subject?: string | null;
   scl?: number | null;
   size?: number;
-  reason?: string;
-  preview?: string;
+  reasons?: AgentOutcome[];
+  preview?: Preview | string | null;
+  previewError?: string | null;
   [field: string]: unknown;
 }
 
@@ -55,8 +76,45 @@ async function list(argv: string[], io: Io): Promise<number> {
   return API_EXIT.ok;
 }
 
-/** Known fields first, in a sensible order; whatever else the API sends follows as it is. */
-const SHOWN_FIRST = ["id", "receivedAt", "from", "to", "subject", "scl", "size", "reason", "messageId", "deliveryId"];
+/** Shown first, in this order; other fields the API sends follow as they are. */
+const SHOWN_FIRST = ["id", "receivedAt", "from", "to", "subject", "scl", "size", "messageId", "deliveryId", "edgeId", "reasons"];
+/** Shown their own way (the preview) or not worth a line (every agent's result is in --json). */
+const NOT_LISTED = new Set(["preview", "previewError", "agents"]);
+
+function fieldText(m: Quarantined, key: string): unknown {
+  if (key === "receivedAt" || key === "storedAt") return when(m[key]);
+  if (key === "to") return recipients(m.to);
+  if (key === "size") return bytes(m.size);
+  if (key === "reasons") return (m.reasons ?? []).map((r) => `${r.agent ?? "?"}: ${r.reason ?? r.result ?? ""}`).join("; ");
+  return m[key];
+}
+
+/** Message text from the internet, indented, every line made safe for the terminal. */
+function printText(io: Io, text: string): void {
+  for (const line of text.split(/\r?\n/)) io.out(line === "" ? "" : `  ${clean(line)}`);
+}
+
+function printPreview(io: Io, preview: Preview | string | null | undefined, error: unknown): void {
+  if (typeof error === "string") io.out(`\nNo preview: ${clean(error)}`);
+  if (preview === null || preview === undefined) return;
+  io.out("");
+  if (typeof preview === "string") return printText(io, preview);
+  if (preview.problem) io.out(`The message could not be parsed: ${clean(preview.problem.message ?? preview.problem.code)}`);
+  printRecord(io, [
+    ["From:", preview.from],
+    ["To:", (preview.to ?? []).join(", ")],
+    ...(preview.cc !== undefined && preview.cc.length > 0 ? [["Cc:", preview.cc.join(", ")] as [string, unknown]] : []),
+    ["Subject:", preview.subject],
+    ["Date:", preview.date],
+  ]);
+  const text = preview.text;
+  if (text?.content !== undefined && text.content !== "") {
+    io.out(`\n--- text (${text.source ?? "?"}${text.truncated === true ? ", cut short" : ""}) ---`);
+    printText(io, text.content);
+  }
+  for (const a of preview.attachments ?? []) io.out(`attachment: ${clean(a.filename ?? "(no name)")} (${clean(a.contentType)}, ${bytes(a.size)})`);
+  if ((preview.links ?? []).length > 0) io.out(`links: ${(preview.links ?? []).map((l) => clean(l.href)).join(" ")}`);
+}
 
 async function show(argv: string[], io: Io): Promise<number> {
   const { values, positionals: rest } = parse(argv, {});
@@ -69,17 +127,10 @@ async function show(argv: string[], io: Io): Promise<number> {
   }
   // Tolerant of either shape: the metadata itself, or wrapped as {"item": …}.
   const m: Quarantined = typeof answer.item === "object" && answer.item !== null ? (answer.item as Quarantined) : answer;
-  const fields: [string, unknown][] = SHOWN_FIRST.filter((k) => m[k] !== undefined).map((k) => [
-    k,
-    k === "receivedAt" ? when(m[k]) : k === "to" ? recipients(m.to) : m[k],
-  ]);
-  for (const [k, v] of Object.entries(m)) if (!SHOWN_FIRST.includes(k) && k !== "preview") fields.push([k, v]);
+  const fields: [string, unknown][] = SHOWN_FIRST.filter((k) => m[k] !== undefined).map((k) => [k, fieldText(m, k)]);
+  for (const k of Object.keys(m)) if (!SHOWN_FIRST.includes(k) && !NOT_LISTED.has(k)) fields.push([k, fieldText(m, k)]);
   printRecord(io, fields);
-  if (typeof m.preview === "string") {
-    io.out("");
-    // Message text from the internet: every line made safe for the terminal.
-    for (const line of m.preview.split(/\r?\n/)) io.out(`  ${line === "" ? "" : clean(line)}`);
-  }
+  printPreview(io, m.preview, m.previewError);
   return API_EXIT.ok;
 }
 

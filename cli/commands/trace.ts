@@ -9,7 +9,7 @@ export const TRACE_USAGE = `Usage: portcullis trace --message-id ID | --sender A
        portcullis trace DELIVERY_ID [--json]
 
 Message tracking: what happened to a message, from the edge's decision to its delivery.
-  search         events matching a Message-ID, an envelope sender or a recipient, all
+  search         events matching a Message-ID, an envelope sender or a recipient, newest first, all
                  pages (--limit N stops after N). --since/--until take an ISO date or
                  time, or a duration before now (90s, 15m, 2h, 3d, 1w). --outcome keeps one
                  outcome (accepted, quarantined, rejected, tempfailed, spooled, delivered, failed,

@@ -326,19 +326,54 @@ describe("portcullis edges, sync, hubs and queue", () => {
 });
 
 describe("portcullis quarantine", () => {
-  it("lists the quarantine", async () => {
-    const run = await cliJson<{ items: unknown[] }>(["quarantine", "list"]);
-    expect(run.code, run.stderr).toBe(0);
-    expect(Array.isArray(run.json.items)).toBe(true);
-    expect((await cli(["quarantine", "list"])).code).toBe(0);
+  it("lists, shows, reports, releases and deletes quarantined messages", async () => {
+    // Every message is quarantined while the quarantine threshold is 0.
+    const thresholds = path.join(work, "quarantine-all.json");
+    await writeFile(thresholds, JSON.stringify({ reject: 9, quarantine: 0, tag: 0 }));
+    expect((await cli(["policy", "set", "thresholds", thresholds])).code).toBe(0);
+    try {
+      expect((await cli(["sync", "now"])).code).toBe(0);
+      const raw = await readFile(path.join(root, "test/fixtures/welcome.eml"));
+      for (let i = 0; i < 2; i++) {
+        const sent = await fetch(`${edge}/cdn-cgi/local/email?${new URLSearchParams({ from: "held@example.net", to: "bob@example.com" })}`, {
+          method: "POST",
+          body: raw,
+        });
+        expect(sent.status).toBe(200);
+      }
+    } finally {
+      expect((await cli(["policy", "reset", "thresholds"])).code).toBe(0);
+    }
+    const list = await cliJson<{ items: { id: number; from: string; subject: string }[] }>(["quarantine", "list", "--sender", "held@example.net"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.json.items).toHaveLength(2);
+    expect(list.json.items[0]).toMatchObject({ from: "held@example.net", subject: "Welcome to Portcullis" });
+    const [first, second] = list.json.items.map((m) => String(m.id));
+    const table = await cli(["quarantine", "list"]);
+    expect(table.stdout).toMatch(new RegExp(`^${first}\\s+\\S+ \\S+Z\\s+held@example\\.net\\s+bob@example\\.com\\s+Welcome to Portcullis\\s+\\d$`, "m"));
+
+    const show = await cli(["quarantine", "show", first!]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/^subject\s+Welcome to Portcullis$/m);
+    expect(show.stdout).toMatch(/^Subject:\s+Welcome to Portcullis$/m);
+    expect((await cliJson(["quarantine", "show", first!])).json).toMatchObject({ from: "held@example.net" });
+
+    expect((await cli(["quarantine", "report", first!, "--ham"])).code).toBe(0);
+    expect((await cliJson(["quarantine", "release", first!])).code).toBe(0);
+    const again = await cli(["quarantine", "release", first!]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/\(409 /);
+    expect((await cli(["quarantine", "delete", second!])).code).toBe(0);
+    const after = await cliJson<{ items: unknown[] }>(["quarantine", "list", "--sender", "held@example.net"]);
+    expect(after.json.items).toEqual([]);
   });
 
   it("answers an unknown message with exit 2, and needs --ham or --spam to report", async () => {
-    const show = await cli(["quarantine", "show", "no-such-message"]);
+    const show = await cli(["quarantine", "show", "999999999"]);
     expect(show.code).toBe(2);
-    expect(show.stderr).toMatch(/404 not_found/);
-    expect((await cli(["quarantine", "report", "x"])).code).toBe(1);
-    expect((await cli(["quarantine", "report", "x", "--ham", "--spam"])).code).toBe(1);
+    expect(show.stderr).toMatch(/\(404 /);
+    expect((await cli(["quarantine", "report", "1"])).code).toBe(1);
+    expect((await cli(["quarantine", "report", "1", "--ham", "--spam"])).code).toBe(1);
   });
 });
 
@@ -390,8 +425,14 @@ describe("portcullis tokens", () => {
     expect(list.stdout).not.toContain(newToken);
     const entry = list.json.items.find((t) => t.name === "cli-test");
     expect(entry).toBeDefined();
+    expect((await cli(["tokens", "list"])).stdout).toMatch(/^\S+\s+cli-test\s+read-only\s+active\s/m);
     expect((await cli(["login", "--hub", hub, "--token", newToken, "--profile", "reader"])).code).toBe(0);
+    expect((await cli(["domains", "list", "--profile", "reader"])).code).toBe(0);
+    const forbidden = await cli(["domains", "add", "reader.test", "--profile", "reader"]);
+    expect(forbidden.code).toBe(2);
+    expect(forbidden.stderr).toMatch(/\(403 forbidden\)/);
     expect((await cli(["tokens", "revoke", String(entry!.id)])).code).toBe(0);
+    expect((await cli(["domains", "list", "--profile", "reader"])).code).toBe(2);
     expect((await cli(["login", "--hub", hub, "--token", newToken, "--profile", "reader"])).code).toBe(2);
     expect((await cli(["tokens", "create", "x", "--role", "root"])).code).toBe(1);
   });
