@@ -19,10 +19,12 @@ import { EdgeDirectory } from "./publish.ts";
 import { handleSignedDirectory } from "./publish-http.ts";
 import { EDGE_DIRECTORY_PATH } from "../../shared/directory/publish-http.ts";
 import { MessageTracker, Tracker } from "./tracking.ts";
+import { handleRelay, RELAY_PATH } from "./relay/index.ts";
 
 export { DirectoryLease } from "./lease.do.ts";
 export { HubHealthObject } from "./health.do.ts";
 export { SpoolIndex } from "./spool.do.ts";
+export { RelayLimiter } from "./relay/limiter.do.ts";
 export { EdgeDirectory };
 
 let resolver: { endpoint: string; dns: DohResolver } | undefined;
@@ -208,6 +210,7 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") return Response.json({ status: "ok", service: "portcullis-edge" });
     if (url.pathname === EDGE_DIRECTORY_PATH) return handleSignedDirectory(request, env, new EdgeDirectory(ctx, env));
+    if (url.pathname === RELAY_PATH) return handleRelay(request, env, ctx);
     return Response.json({ error: { code: "not_found", message: "No such route on the edge. Mail arrives through Email Routing." } }, { status: 404 });
   },
 } satisfies ExportedHandler<Env>;
