@@ -35,7 +35,7 @@ export const PREVIEW_NAME_MAX_CHARS = 300;
 /**
  * Token hashes from reports the rebuilt model takes on top of the shipped base model (about
  * 12,500 tokens). Each costs about five bytes of the `content-model` policy, which every edge
- * isolate decodes once: 50,000 keep the policy under 400 KB (about 530 KB of base64) and the
+ * isolate decodes once: 50,000 keep the policy near 300 KB (about 410 KB of base64) and the
  * rebuild's one D1 read bounded. Past it, tokens found in more reports are kept first, then the
  * most recently reported.
  */
