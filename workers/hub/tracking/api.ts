@@ -21,6 +21,10 @@ const SearchQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
 });
 
+/** The groups these routes appear under in the OpenAPI document. */
+const TRACKING = "Message tracking";
+const STATS = "Statistics";
+
 const TrackingPage = z.object({ items: z.array(TrackingEvent), nextCursor: z.string().nullable() }).openapi("TrackingPage");
 const Trace = z.object({ deliveryId: z.string(), items: z.array(TrackingEvent) }).openapi("TrackingTrace");
 
@@ -31,6 +35,7 @@ tracking.openapi(
   route("read-only", {
     method: "get",
     path: "/",
+    tags: [TRACKING],
     summary: "Search message tracking events, newest first",
     request: { query: SearchQuery },
     responses: { 200: json(TrackingPage, "A page of events"), 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403] },
@@ -42,6 +47,7 @@ tracking.openapi(
   route("read-only", {
     method: "get",
     path: "/{deliveryId}",
+    tags: [TRACKING],
     summary: "Every event of one delivery, oldest first: the message's trace",
     request: { params: z.object({ deliveryId: DeliveryIdParam }) },
     responses: { 200: json(Trace, "The delivery's events"), ...ERRORS },
@@ -71,6 +77,7 @@ stats.openapi(
   route("read-only", {
     method: "get",
     path: "/flow",
+    tags: [STATS],
     summary: "Mail flow: decisions per time bucket and outcome (accepted, rejected, quarantined, spooled, tempfailed)",
     request: { query: FlowQuery },
     responses: { 200: json(Flow, "Buckets, oldest first, each labelled with its start"), 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403] },
