@@ -137,7 +137,8 @@ export class Tracker {
   /** `TRACKING` may be absent (an edge deployed without it): then nothing is recorded. */
   constructor(env: { EDGE_ID: string; TRACKING?: Queue }, ctx?: Pick<ExecutionContext, "waitUntil">) {
     this.#queue = env.TRACKING;
-    this.#edgeId = String(env.EDGE_ID);
+    // The hub refuses an event whose edge id is longer than 128 characters.
+    this.#edgeId = clip(String(env.EDGE_ID), 128);
     this.#waitUntil = ctx ? (work) => ctx.waitUntil(work) : undefined;
   }
 
