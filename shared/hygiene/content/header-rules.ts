@@ -46,6 +46,20 @@ function shownDomains(fullName: string): string[] {
   return out;
 }
 
+/** Comma-separated parts of a header value that hold an "@" (as split(",") then filter). */
+function addressesIn(value: string): number {
+  let count = 0;
+  let start = 0;
+  for (;;) {
+    const comma = value.indexOf(",", start);
+    const end = comma === -1 ? value.length : comma;
+    const at = value.indexOf("@", start);
+    if (at !== -1 && at < end) count++;
+    if (comma === -1) return count;
+    start = comma + 1;
+  }
+}
+
 /** Upper- and lower-case letters in a text (\p{Lu} and \p{Ll}); counted by hand when it is ASCII. */
 function letterCases(text: string): { upper: number; lower: number } {
   let upper = 0;
@@ -77,7 +91,7 @@ export const HEADER_RULES: readonly ContentRule[] = [
       let fromHeaders = 0;
       for (const h of view.email.headers) if (h.key === "from" || (h.key.length > 4 && h.key.trim() === "from")) fromHeaders++;
       if (fromHeaders > 1) return `${fromHeaders} From: headers`;
-      const addresses = (view.headers.get("from")?.[0] ?? "").split(",").filter((a) => a.includes("@")).length;
+      const addresses = addressesIn(view.headers.get("from")?.[0] ?? "");
       if (addresses > 1 && !view.headers.has("sender")) return `${addresses} From: addresses, no Sender:`;
       return null;
     },

@@ -208,11 +208,16 @@ export function addWords(text: string, p: Prefix, out: TokenSink, countShape = f
       else ascii = false;
     }
     if (ascii) {
-      if (countShape && i - start >= MIN_WORD) {
-        out.words++;
-        if ((flags & (UPPER | LOWER)) === UPPER) out.capitalWords++;
+      if (i - start >= MIN_WORD) {
+        if (countShape) {
+          out.words++;
+          if ((flags & (UPPER | LOWER)) === UPPER) out.capitalWords++;
+        }
+        addAsciiWord(text, start, i, flags, digits, p, out);
+      } else if (digits > 0) {
+        // A short word gives a token only as a price or a percentage ("$5", "5%").
+        addAsciiWord(text, start, i, flags, digits, p, out);
       }
-      addAsciiWord(text, start, i, flags, digits, p, out);
       continue;
     }
     const raw = text.slice(start, i);

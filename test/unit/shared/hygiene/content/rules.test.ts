@@ -60,6 +60,7 @@ describe("content rules", () => {
       expect(await corpusHits("rspamd-phish_sender3")).toContain("FROM_MULTIPLE");
       expect(await hits({ from: "a@one.example, b@two.example" })).toContain("FROM_MULTIPLE");
       expect(await hits({ from: "a@one.example, b@two.example", headers: { Sender: "a@one.example" } })).not.toContain("FROM_MULTIPLE");
+      expect(await hits({ from: '"Doe, Jane" <jane@one.example>' })).not.toContain("FROM_MULTIPLE");
     });
 
     it("flag a Date: more than a day ahead, and a missing Date:, Message-ID: or From:", async () => {
@@ -101,6 +102,22 @@ describe("content rules", () => {
     ])("%s → %j", async (name, expected) => {
       const fired = (await corpusHits(name)).filter((n) => n.startsWith("URL_"));
       expect(fired).toEqual(expected);
+    });
+
+    it.each([
+      ["Go to hxxp://evil.example/login", "URL_OBFUSCATED"],
+      ["Go to HXXPS://evil.example/login", "URL_OBFUSCATED"],
+      ["Go to (h**p://evil.example)", "URL_OBFUSCATED"],
+      ["Go to xhxxp://evil.example and http://fine.example/", null],
+      ["Go to hxxs://evil.example or hxxpss://evil.example", null],
+      ["Visit secure-login[.]example today", "URL_OBFUSCATED"],
+      ["Visit secure-login(DOT)example today", "URL_OBFUSCATED"],
+      ["Type h t t p s : / / evil.example", "URL_OBFUSCATED"],
+      ["Write to jo at example dot com", "URL_OBFUSCATED_WORD_DOT"],
+      ["A dotted line. Nothing obfuscated: http://example.com/dot", null],
+    ])("read %j as %s", async (body, rule) => {
+      const fired = (await hits({ body: `${body}\r\n` })).filter((n) => n.startsWith("URL_OBFUSCATED"));
+      expect(fired).toEqual(rule === null ? [] : [rule]);
     });
 
     it("follow redirectors that carry their target in a query parameter", () => {
