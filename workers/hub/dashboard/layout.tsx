@@ -31,6 +31,7 @@ header .who { color: #c9d6e6; display: flex; gap: .6rem; align-items: center; }
 main { padding: 1.2rem; max-width: 1280px; margin: 0 auto; }
 h1 { font-size: 1.35rem; margin: 0 0 1rem; }
 h2 { font-size: 1.05rem; margin: 1.6rem 0 .6rem; }
+section.card > h2:first-child, section.card > h1:first-child { margin-top: 0; }
 section.card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 1rem; margin-bottom: 1rem; overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -103,7 +104,7 @@ export const Page: FC<PropsWithChildren<PageProps>> = ({ title, active, session,
         ))}
       </nav>
       <span class="who">
-        <span data-role={session.role}>{session.role}</span>
+        <span data-role={session.role}>{`${session.name} (${session.role})`}</span>
         <form class="inline" method="post" action="/logout">
           <Csrf token={csrf} />
           <button type="submit">Sign out</button>
