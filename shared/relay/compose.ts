@@ -34,7 +34,7 @@ function multipart(subtype: "mixed" | "alternative" | "related", parts: Part[]):
   const boundary = newBoundary();
   const chunks: Uint8Array[] = [];
   for (const part of parts) chunks.push(encoder.encode(`--${boundary}\r\n${part.headers}\r\n`), part.body, encoder.encode("\r\n"));
-  chunks.push(encoder.encode(`--${boundary}--\r\n`));
+  chunks.push(encoder.encode(`--${boundary}--`));
   return { headers: `Content-Type: multipart/${subtype};\r\n boundary="${boundary}"\r\n`, body: concatBytes(chunks) };
 }
 
@@ -103,7 +103,7 @@ export function composeMessage(message: RelayJsonMessage & { fromMailbox: Mailbo
 
   const body = bodyOf(message);
   return {
-    raw: concatBytes([encoder.encode(`${head}${body.headers}\r\n`), body.body]),
+    raw: concatBytes([encoder.encode(`${head}${body.headers}\r\n`), body.body, encoder.encode("\r\n")]),
     from: message.fromMailbox,
     sender: message.senderMailbox,
     recipients,

@@ -75,12 +75,12 @@ export function foldHeader(name: string, value: string): string {
   return `${lines.join("\r\n")}\r\n`;
 }
 
-/** Base64 body lines of 76 characters (RFC 2045 §6.8). */
+/** Base64 body lines of 76 characters (RFC 2045 §6.8), joined by CRLF; the line break after the last belongs to what follows. */
 export function base64Lines(bytes: Uint8Array): string {
   const text = toBase64(bytes);
-  let out = "";
-  for (let i = 0; i < text.length; i += 76) out += `${text.slice(i, i + 76)}\r\n`;
-  return out;
+  const lines: string[] = [];
+  for (let i = 0; i < text.length; i += 76) lines.push(text.slice(i, i + 76));
+  return lines.join("\r\n");
 }
 
 /**
@@ -109,7 +109,8 @@ export function quotedPrintable(text: string): string {
     }
     out.push(encoded + current);
   }
-  return `${out.join("\r\n")}\r\n`;
+  // No line break after the last line: a multipart boundary's own CRLF follows it (RFC 2046 §5.1.1).
+  return out.join("\r\n");
 }
 
 /** A MIME parameter (RFC 2045 quoted-string, or RFC 2231 `name*=utf-8''…` for text beyond ASCII). */

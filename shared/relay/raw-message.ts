@@ -97,13 +97,13 @@ function headerFields(raw: Uint8Array, end: number): Field[] {
   return fields;
 }
 
-/** The mailboxes of an address field (groups flattened); `strict` refuses entries that are not usable addresses. */
+/** The mailboxes of an address field (groups flattened); an entry that is not a usable address is refused (`strict`: as a bad From or Sender). */
 function addressesOf(field: Field, strict: boolean): Mailbox[] {
   const utf8 = new TextDecoder().decode(Uint8Array.from(field.value, (c) => c.charCodeAt(0)));
   const out: Mailbox[] = [];
   for (const entry of addressParser(utf8, { flatten: true })) {
+    // A group without members (undisclosed-recipients:;) flattens to nothing; a name without an address is an error.
     const address = "address" in entry && typeof entry.address === "string" ? entry.address : "";
-    if (address === "" && !strict) continue;
     const checked = checkAddress(address);
     if (checked === null)
       throw invalid(strict ? "invalid_message" : "invalid_recipient", `${field.name}: "${address.slice(0, 100)}" is not a usable email address`);
