@@ -12,6 +12,7 @@ import { TOKENS_USAGE, tokens } from "./commands/tokens.ts";
 import { TRACE_USAGE, trace } from "./commands/trace.ts";
 import { EXIT, type Io, processIo, UsageError } from "./output.ts";
 import { SCAN_USAGE, scan } from "./scan.ts";
+import { RELAY_TEST_USAGE, relayTest } from "./relay-test.ts";
 import { SEND_USAGE, send } from "./send.ts";
 
 const USAGE = `Usage: portcullis <command> [options]
@@ -19,6 +20,8 @@ const USAGE = `Usage: portcullis <command> [options]
 Offline and local:
   scan FILE.eml...                run the hygiene pipeline offline and print each verdict
   send FILE.eml                   send a message to a local edge (npm start)
+  relay-test --key K --from A --to B
+                                  submit a test message to an edge's relay (POST /v1/relay)
 
 Admin API (the hub's /api/v1):
   login --hub URL --token TOKEN   check a token and save it as a profile
@@ -49,19 +52,24 @@ mode 0600). Tables are coloured only on a terminal and never with NO_COLOR set.
 Exit codes of the admin API commands:
   0  done
   1  usage error (bad arguments, unreadable file, no hub configured)
-  2  the hub refused: bad token (401), role too low (403), not found (404), invalid input (4xx);
-     the API's error code and message are shown
+  2  the hub refused: bad token (401), role too low (403), not found (404), invalid input (4xx),
+     or rows of an import; the API's error code and message are shown
   3  the hub could not be reached, did not answer in time, or failed (5xx)
 scan and send keep theirs (see "portcullis help scan" and "portcullis help send"); an unknown
 command exits 64.
 
-Run "portcullis help COMMAND" for a command's options.`;
+Run "portcullis help COMMAND" for a command's options.
+
+${SCAN_USAGE}
+
+${SEND_USAGE}`;
 
 const api = (run: Command["run"], usage: string): Command => ({ run, usage, usageExit: API_EXIT.usage, api: true });
 
 const COMMANDS: Record<string, Command> = {
   scan: { run: scan, usage: SCAN_USAGE, usageExit: EXIT.usage, api: false },
   send: { run: send, usage: SEND_USAGE, usageExit: EXIT.usage, api: false },
+  "relay-test": { run: relayTest, usage: RELAY_TEST_USAGE, usageExit: EXIT.usage, api: false },
   login: api(login, LOGIN_USAGE),
   logout: api(logout, LOGOUT_USAGE),
   profiles: api(profiles, PROFILES_USAGE),

@@ -107,11 +107,11 @@ export function normaliseHubUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`--hub "${raw}" is not a URL (for example http://localhost:8788)`);
+    throw new UsageError(`the hub URL "${raw}" is not a URL (for example http://localhost:8788)`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--hub must be an http:// or https:// URL`);
-  if (url.username !== "" || url.password !== "") throw new UsageError("--hub must not carry credentials; give the token with --token");
-  if (url.search !== "" || url.hash !== "") throw new UsageError("--hub must not have a query or fragment");
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError("the hub URL must be an http:// or https:// URL");
+  if (url.username !== "" || url.password !== "") throw new UsageError("the hub URL must not carry credentials; give the token with --token");
+  if (url.search !== "" || url.hash !== "") throw new UsageError("the hub URL must not have a query or fragment");
   const pathname = url.pathname.replace(/\/+$/, "").replace(/\/api\/v1$/, "");
   return `${url.origin}${pathname}`;
 }

@@ -10,7 +10,8 @@ export const LOGIN_USAGE = `Usage: portcullis login --hub URL --token TOKEN [--p
 Checks the token against the hub's admin API, then saves it as a profile in
 $XDG_CONFIG_HOME/portcullis/config.json (default ~/.config/portcullis/config.json; mode 0600).
   --hub       the hub's URL, e.g. http://localhost:8788 (default: $PORTCULLIS_HUB)
-  --token     an admin API token (default: $PORTCULLIS_TOKEN)
+  --token     an admin API token (default: $PORTCULLIS_TOKEN); "--token -" reads it from stdin,
+              which keeps it out of the shell's history and the process list
   --profile   the profile's name (default: "${DEFAULT_PROFILE_NAME}")
   --default   make it the profile commands use without --profile (the first profile saved always is)
 Nothing is saved when the hub refuses the token (exit 2) or cannot be reached (exit 3).`;
@@ -27,11 +28,23 @@ Lists the saved profiles: name, hub, the token's last four characters, and which
 /** The cheap authenticated read a login is checked with: one domain, no edge asked. */
 const LOGIN_CHECK_PATH = "/domains";
 
+/** Longest token read from stdin: tokens are short; anything longer is not one. */
+const MAX_STDIN_TOKEN_BYTES = 4096;
+
+async function readStdin(): Promise<string> {
+  let text = "";
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    text += chunk.toString("utf8");
+    if (text.length > MAX_STDIN_TOKEN_BYTES) throw new UsageError("--token -: stdin holds more than a token");
+  }
+  return text.trim();
+}
+
 export async function login(argv: string[], io: Io): Promise<number> {
   const { values, positionals: rest } = parse(argv, { hub: { type: "string" }, token: { type: "string" }, default: { type: "boolean", default: false } });
   positionals(rest, []);
   const rawHub = values.hub ?? process.env.PORTCULLIS_HUB;
-  const token = values.token ?? process.env.PORTCULLIS_TOKEN;
+  const token = values.token === "-" ? await readStdin() : (values.token ?? process.env.PORTCULLIS_TOKEN);
   if (rawHub === undefined || rawHub === "") throw new UsageError("login needs --hub URL");
   if (token === undefined || token === "") throw new UsageError("login needs --token TOKEN");
   if (/\s/.test(token)) throw new UsageError("--token must not contain white space");

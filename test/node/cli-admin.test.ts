@@ -22,7 +22,9 @@ interface Run {
 
 let stack: LaunchedStack | undefined;
 let state: string;
+/** The XDG_CONFIG_HOME of every run: logged in to the stack's hub before the tests. */
 let config: string;
+let loginConfig: string;
 let work: string;
 let hub: string;
 let edge: string;
@@ -31,14 +33,19 @@ let token: string;
 const outputs: string[] = [];
 
 /** Runs the CLI with a clean environment: no PORTCULLIS_* variables but those given. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function cli(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PORTCULLIS_") && k !== "NO_COLOR"));
   return new Promise((resolve, reject) => {
-    const child = spawn(node, ["cli/bin.js", ...args], { cwd: root, env: { ...base, XDG_CONFIG_HOME: config, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(node, ["cli/bin.js", ...args], {
+      cwd: root,
+      env: { ...base, XDG_CONFIG_HOME: config, ...env },
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
     child.once("error", reject);
     child.once("close", (code) => {
       outputs.push(stdout, stderr);
@@ -74,10 +81,13 @@ beforeAll(async () => {
   state = await mkdtemp(path.join(tmpdir(), "portcullis-cli-stack-"));
   work = await mkdtemp(path.join(tmpdir(), "portcullis-cli-work-"));
   config = path.join(work, "config");
+  loginConfig = path.join(work, "login-config");
   stack = await launchStack({ edgePort, hubPort, state, timeoutMs: 170_000 });
   hub = `http://localhost:${hubPort}`;
   edge = `http://localhost:${edgePort}`;
   token = /ADMIN_TOKEN=(\S+)/.exec(await readFile(path.join(root, "workers/hub/.dev.vars"), "utf8"))![1]!;
+  const login = await cli(["login", "--hub", hub, "--token", token]);
+  if (login.code !== 0) throw new Error(`portcullis login failed (${login.code}): ${login.stderr}`);
 });
 
 afterAll(async () => {
@@ -87,40 +97,48 @@ afterAll(async () => {
 });
 
 describe("portcullis login, profiles and logout", () => {
+  // A config folder of their own: these tests start with no profile at all.
+  const loginCli = (args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> =>
+    cli(args, { XDG_CONFIG_HOME: loginConfig, ...env }, input);
+  const loginCliJson = <T = Record<string, unknown>>(args: string[], env: Record<string, string> = {}) =>
+    cliJson<T>(args, { XDG_CONFIG_HOME: loginConfig, ...env });
+
   it("refuses a bad token with exit 2 and the API's message, saving nothing", async () => {
-    const run = await cli(["login", "--hub", hub, "--token", "not-the-token-0123456789"]);
+    const run = await loginCli(["login", "--hub", hub, "--token", "not-the-token-0123456789"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/401 unauthorized\): Invalid token\./);
     expect(run.stderr).toMatch(/nothing was saved/);
-    await expect(stat(path.join(config, "portcullis", "config.json"))).rejects.toThrow(/ENOENT/);
-    const json = await cliJson(["login", "--hub", hub, "--token", "not-the-token-0123456789"]);
+    await expect(stat(path.join(loginConfig, "portcullis", "config.json"))).rejects.toThrow(/ENOENT/);
+    const json = await loginCliJson(["login", "--hub", hub, "--token", "not-the-token-0123456789"]);
     expect(json.code).toBe(2);
     expect(json.json).toMatchObject({ error: { status: 401, code: "unauthorized" } });
   });
 
   it("answers an unreachable hub with exit 3", async () => {
     const closed = await freePort();
-    const run = await cli(["login", "--hub", `http://127.0.0.1:${closed}`, "--token", token]);
+    const run = await loginCli(["login", "--hub", `http://127.0.0.1:${closed}`, "--token", token]);
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(new RegExp(`cannot reach the hub at http://127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED`));
   });
 
   it("saves a checked token in a 0600 file in a 0700 directory, and lists profiles with the token masked", async () => {
-    const run = await cli(["login", "--hub", `${hub}/api/v1/`, "--token", token]);
+    const run = await loginCli(["login", "--hub", `${hub}/api/v1/`, "--token", token]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Logged in to ${hub} as profile "default" (token …${token.slice(-4)})`);
-    const file = path.join(config, "portcullis", "config.json");
+    const file = path.join(loginConfig, "portcullis", "config.json");
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
     expect(JSON.parse(await readFile(file, "utf8"))).toEqual({ defaultProfile: "default", profiles: { default: { hub, token, savedAt: expect.any(String) } } });
 
-    expect((await cli(["login", "--hub", hub, "--token", token, "--profile", "second"])).code).toBe(0);
+    // The token from stdin, out of the process list.
+    expect((await loginCli(["login", "--hub", hub, "--token", "-", "--profile", "second"], {}, `${token}\n`)).code).toBe(0);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    const table = await cli(["profiles"]);
+    expect((JSON.parse(await readFile(file, "utf8")) as { profiles: Record<string, { token: string }> }).profiles.second?.token).toBe(token);
+    const table = await loginCli(["profiles"]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(new RegExp(`^\\*\\s+default\\s+${hub.replace(/[.:/]/g, "\\$&")}\\s+…${token.slice(-4)}`, "m"));
     expect(table.stdout).toMatch(/^\s+second\s/m);
-    const json = await cliJson<{ defaultProfile: string; items: { name: string; token: string; default: boolean }[] }>(["profiles"]);
+    const json = await loginCliJson<{ defaultProfile: string; items: { name: string; token: string; default: boolean }[] }>(["profiles"]);
     expect(json.json.defaultProfile).toBe("default");
     expect(json.json.items.map((p) => [p.name, p.token, p.default])).toEqual([
       ["default", `…${token.slice(-4)}`, true],
@@ -129,27 +147,30 @@ describe("portcullis login, profiles and logout", () => {
   });
 
   it("uses --profile, lets PORTCULLIS_HUB and PORTCULLIS_TOKEN override it, and refuses an unknown profile with exit 1", async () => {
-    expect((await cli(["domains", "list", "--profile", "second"])).code).toBe(0);
-    const unknown = await cli(["domains", "list", "--profile", "nope"]);
+    expect((await loginCli(["login", "--hub", hub, "--token", token, "--profile", "second"])).code).toBe(0);
+    expect((await loginCli(["domains", "list", "--profile", "second"])).code).toBe(0);
+    const unknown = await loginCli(["domains", "list", "--profile", "nope"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no profile named "nope"/);
-    const badToken = await cli(["domains", "list"], { PORTCULLIS_TOKEN: "overridden-bad-token-0123" });
+    const badToken = await loginCli(["domains", "list"], { PORTCULLIS_TOKEN: "overridden-bad-token-0123" });
     expect(badToken.code).toBe(2);
     expect(badToken.stderr).toMatch(/401 unauthorized/);
     const closed = await freePort();
-    expect((await cli(["domains", "list"], { PORTCULLIS_HUB: `http://127.0.0.1:${closed}` })).code).toBe(3);
+    expect((await loginCli(["domains", "list"], { PORTCULLIS_HUB: `http://127.0.0.1:${closed}` })).code).toBe(3);
     // Without any profile: the environment alone.
     const empty = path.join(work, "empty-config");
-    expect((await cli(["domains", "list"], { XDG_CONFIG_HOME: empty })).code).toBe(1);
-    expect((await cli(["domains", "list"], { XDG_CONFIG_HOME: empty, PORTCULLIS_HUB: hub, PORTCULLIS_TOKEN: token })).code).toBe(0);
+    expect((await loginCli(["domains", "list"], { XDG_CONFIG_HOME: empty })).code).toBe(1);
+    expect((await loginCli(["domains", "list"], { XDG_CONFIG_HOME: empty, PORTCULLIS_HUB: hub, PORTCULLIS_TOKEN: token })).code).toBe(0);
   });
 
   it("logs out of a profile", async () => {
-    const run = await cliJson(["logout", "--profile", "second"]);
+    expect((await loginCli(["login", "--hub", hub, "--token", token])).code).toBe(0);
+    expect((await loginCli(["login", "--hub", hub, "--token", token, "--profile", "second"])).code).toBe(0);
+    const run = await loginCliJson(["logout", "--profile", "second"]);
     expect(run.code).toBe(0);
     expect(run.json).toMatchObject({ profile: "second", removed: true, defaultProfile: "default" });
-    expect((await cli(["domains", "list", "--profile", "second"])).code).toBe(1);
-    expect((await cli(["logout", "--profile", "second"])).code).toBe(1);
+    expect((await loginCli(["domains", "list", "--profile", "second"])).code).toBe(1);
+    expect((await loginCli(["logout", "--profile", "second"])).code).toBe(1);
   });
 });
 
@@ -322,6 +343,52 @@ describe("portcullis edges, sync, hubs and queue", () => {
     expect(show.json).toMatchObject({ error: { status: 404 } });
     expect((await cli(["queue", "--edge", "edge-local", "--state", "lost"])).code).toBe(1);
     expect((await cli(["queue", "delete", "edge-local", crypto.randomUUID()])).code).toBe(1);
+  });
+});
+
+describe("portcullis queue with spooled mail", () => {
+  it("shows, suspends, resumes, retries and deletes a message spooled while the only hub is down", async () => {
+    const hubs = path.join(work, "hubs-down.json");
+    await writeFile(hubs, JSON.stringify([{ id: "down", transport: "https", url: "https://127.0.0.1:1", priority: 0, weight: 1, maxConcurrency: 10 }]));
+    expect((await cli(["policy", "set", "hubs", hubs])).code).toBe(0);
+    try {
+      expect((await cli(["sync", "now"])).code).toBe(0);
+      const raw = await readFile(path.join(root, "test/fixtures/welcome.eml"));
+      const sent = await fetch(`${edge}/cdn-cgi/local/email?${new URLSearchParams({ from: "spooled@example.net", to: "alice@example.com" })}`, {
+        method: "POST",
+        body: raw,
+      });
+      expect(sent.status).toBe(200);
+
+      const health = await cliJson<{ items: { id: string; edges: { edge: string; state: string }[] }[] }>(["hubs"]);
+      expect(health.json.items.find((h) => h.id === "down")?.edges[0]?.edge).toBe("edge-local");
+      expect((await cli(["hubs"])).stdout).toMatch(/^down\s+edge-local\s+(open|closed|half-open)\s+\d+\s/m);
+
+      const queued = await cliJson<{ items: { deliveryId: string; envelope: { from: string } }[] }>(["queue", "--edge", "edge-local"]);
+      const item = queued.json.items.find((m) => m.envelope.from === "spooled@example.net");
+      expect(item).toBeDefined();
+      const deliveryId = item!.deliveryId;
+      expect((await cli(["queue"])).stdout).toMatch(/^edge-local\s+[1-9]\d*\s/m);
+      expect((await cli(["queue", "--edge", "edge-local"])).stdout).toMatch(
+        new RegExp(`^${deliveryId}\\s+queued\\s+spooled@example\\.net\\s+alice@example\\.com\\s+Welcome to Portcullis\\s`, "m"),
+      );
+      const show = await cli(["queue", "show", "edge-local", deliveryId]);
+      expect(show.stdout).toMatch(/^state\s+queued$/m);
+      expect(show.stdout).toMatch(/^from\s+spooled@example\.net$/m);
+      // While the hub is still down, so the message stays in the spool.
+      expect((await cliJson<{ item: { state: string } }>(["queue", "suspend", "edge-local", deliveryId])).json.item.state).toBe("suspended");
+      expect((await cliJson<{ items: unknown[] }>(["queue", "--edge", "edge-local", "--state", "suspended"])).json.items).toHaveLength(1);
+      expect((await cli(["queue", "resume", "edge-local", deliveryId])).stdout).toMatch(/^Resumed: .* \(now queued/);
+      const deleted = await cli(["queue", "delete", "edge-local", deliveryId, "--reason", "cli test"]);
+      expect(deleted.code, deleted.stderr).toBe(0);
+      const tombstones = await cli(["queue", "--edge", "edge-local", "--state", "deleted"]);
+      expect(tombstones.stdout).toMatch(new RegExp(`^${deliveryId}\\s+deleted\\s.*cli test$`, "m"));
+      const retry = await cli(["queue", "retry", "edge-local", deliveryId]);
+      expect(retry.code).toBe(2);
+      expect(retry.stderr).toMatch(/\((404|409) /);
+    } finally {
+      expect((await cli(["policy", "reset", "hubs"])).code).toBe(0);
+    }
   });
 });
 
