@@ -1,7 +1,7 @@
-import { chmod, mkdtemp, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { HubApiError, HubClient, resolveConnection } from "../../cli/api.ts";
 import { csvChunks, csvRecords, IMPORT_CHUNK_ROWS, inspectImportFile } from "../../cli/commands/import-chunks.ts";
 import { JsonListWriter, pointInTime } from "../../cli/format.ts";
@@ -10,6 +10,19 @@ import type { Io } from "../../cli/output.ts";
 import { maskToken, normaliseHubUrl, readConfig, writeConfig } from "../../cli/profiles.ts";
 import { Progress } from "../../cli/progress.ts";
 import { clean, colourEnabled, printTable } from "../../cli/table.ts";
+
+const temps: string[] = [];
+
+/** A temporary folder, removed after the tests. */
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
+afterAll(async () => {
+  for (const dir of temps) await rm(dir, { recursive: true, force: true });
+});
 
 /** An Io that keeps what is written, as a terminal of `columns` columns or as pipes. */
 function capture(tty?: { columns?: number; err?: boolean }): Io & { lines: string[]; errors: string[]; raw: string[] } {
@@ -88,7 +101,7 @@ describe("formats", () => {
 
 describe("import files", () => {
   it("splits CSV records at line breaks outside quotes, skipping empty lines, as the API reads them", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "portcullis-import-"));
+    const dir = await tempDir("portcullis-import-");
     const file = path.join(dir, "r.csv");
     await writeFile(file, '\uFEFFaddress,aliases\r\n\r\na@x.test,"b@x.test;\nc@x.test"\rd@x.test,\n\n"e@x.test","say ""hi"""');
     const records: string[] = [];
@@ -101,7 +114,7 @@ describe("import files", () => {
   });
 
   it("sends IMPORT_CHUNK_ROWS rows a request, each chunk led by the header", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "portcullis-import-"));
+    const dir = await tempDir("portcullis-import-");
     const file = path.join(dir, "big.csv");
     const rows = Array.from({ length: IMPORT_CHUNK_ROWS + 1 }, (_, i) => `u${i}@x.test`);
     await writeFile(file, `address\n${rows.join("\n")}\n`);
@@ -143,7 +156,7 @@ describe("progress", () => {
 
 describe("profiles", () => {
   it("writes the config owner-only, keeps it whole, and warns when others can read it", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "portcullis-profiles-"));
+    const dir = await tempDir("portcullis-profiles-");
     const file = path.join(dir, "portcullis", "config.json");
     expect(await readConfig(file)).toEqual({ defaultProfile: null, profiles: {} });
     const config = { defaultProfile: "a", profiles: { a: { hub: "http://h", token: "t".repeat(40), savedAt: "2026-11-21T00:00:00Z" } } };
@@ -160,7 +173,7 @@ describe("profiles", () => {
   });
 
   it("resolves the environment over the profile, and masks tokens", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "portcullis-profiles-"));
+    const dir = await tempDir("portcullis-profiles-");
     const file = path.join(dir, "portcullis", "config.json");
     await writeConfig(file, { defaultProfile: "p", profiles: { p: { hub: "http://profile:1", token: "profile-token-0123456789", savedAt: "" } } });
     const env = { XDG_CONFIG_HOME: dir };
