@@ -52,13 +52,17 @@ mode 0600). Tables are coloured only on a terminal and never with NO_COLOR set.
 Exit codes of the admin API commands:
   0  done
   1  usage error (bad arguments, unreadable file, no hub configured)
-  2  the hub refused: bad token (401), role too low (403), not found (404), invalid input (4xx);
-     the API's error code and message are shown
+  2  the hub refused: bad token (401), role too low (403), not found (404), invalid input (4xx),
+     or rows of an import; the API's error code and message are shown
   3  the hub could not be reached, did not answer in time, or failed (5xx)
 scan and send keep theirs (see "portcullis help scan" and "portcullis help send"); an unknown
 command exits 64.
 
-Run "portcullis help COMMAND" for a command's options.`;
+Run "portcullis help COMMAND" for a command's options.
+
+${SCAN_USAGE}
+
+${SEND_USAGE}`;
 
 const api = (run: Command["run"], usage: string): Command => ({ run, usage, usageExit: API_EXIT.usage, api: true });
 
