@@ -75,6 +75,10 @@ class ClueSink implements TokenSink {
   addAscii(p: Prefix, text: string, start: number, end: number): void {
     if (this.offered++ < CONTENT_MAX_TOKENS) this.#clues.offer(hashFrom(p.hash, text, start, end, true));
   }
+
+  addJoined(p: Prefix, middle: string, text: string, start = 0, end = text.length): void {
+    if (this.offered++ < CONTENT_MAX_TOKENS) this.#clues.offer(hashFrom(hashFrom(p.hash, middle, 0, middle.length, false), text, start, end, false));
+  }
 }
 
 /** The model's verdict on a message's tokens, as spamProbability(model, tokenHashes(view)) gives it. */

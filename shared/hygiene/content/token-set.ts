@@ -23,6 +23,11 @@ export interface TokenSink {
   add(token: string): void;
   /** Adds `prefix` + `text[start, end)` in lower case; the range is ASCII. */
   addAscii(p: Prefix, text: string, start: number, end: number): void;
+  /**
+   * Adds `prefix` + `middle` + `text[start, end)` as they are: a token built from parts, hashed
+   * without joining them (a joined string would have to be flattened before it is read).
+   */
+  addJoined(p: Prefix, middle: string, text: string, start?: number, end?: number): void;
 }
 
 /**
@@ -101,6 +106,10 @@ export class TokenSet implements TokenSink {
   /** Adds `prefix` + `text[start, end)` in lower case; the range is ASCII. */
   addAscii(p: Prefix, text: string, start: number, end: number): void {
     if (this.#insert(hashFrom(p.hash, text, start, end, true))) this.texts?.push(p.text + text.slice(start, end).toLowerCase());
+  }
+  addJoined(p: Prefix, middle: string, text: string, start = 0, end = text.length): void {
+    const hash = hashFrom(hashFrom(p.hash, middle, 0, middle.length, false), text, start, end, false);
+    if (this.#insert(hash)) this.texts?.push(p.text + middle + text.slice(start, end));
   }
   get full(): boolean {
     return this.size >= CONTENT_MAX_TOKENS;

@@ -23,8 +23,11 @@ import { addWords, MAX_WORD, MIN_WORD } from "./words.ts";
 /** Words a text needs before the share of capitalised words says anything. */
 const SHAPE_MIN_WORDS = 20;
 
-/** Headers whose presence is a token: threading headers mark replies, in any era. */
-const PRESENCE_HEADERS = ["in-reply-to", "references"];
+/** Headers whose presence is a token (threading headers mark replies, in any era), with their tokens. */
+const PRESENCE_HEADERS: readonly (readonly [name: string, token: string])[] = [
+  ["in-reply-to", "hdr:in-reply-to"],
+  ["references", "hdr:references"],
+];
 
 const NO_PREFIX = prefix("");
 const SUBJECT = prefix("subject:");
@@ -43,7 +46,7 @@ function addHeaderTokens(view: MessageView, out: TokenSink): void {
   const from = view.email.from;
   if (from?.address !== undefined) {
     const at = from.address.lastIndexOf("@");
-    if (at !== -1) out.add(`from:dom:${registrableDomain(from.address.slice(at + 1).toLowerCase())}`);
+    if (at !== -1) out.addJoined(NO_PREFIX, "from:dom:", registrableDomain(from.address.slice(at + 1).toLowerCase()));
     addWords(from.name, FROM_NAME, out);
   }
   const to = firstHeader(view, "to");
@@ -52,7 +55,7 @@ function addHeaderTokens(view: MessageView, out: TokenSink): void {
     const lower = to.toLowerCase();
     if (lower.includes("undisclosed") || lower.includes("recipient list")) out.add("to:undisclosed");
   }
-  for (const name of PRESENCE_HEADERS) if (view.headers.has(name)) out.add(`hdr:${name}`);
+  for (const [name, token] of PRESENCE_HEADERS) if (view.headers.has(name)) out.add(token);
 }
 
 /** The runs of a–z in a (lower-case) link path that are word-sized, as "url:path:" tokens. */
@@ -62,7 +65,7 @@ function addPathWords(path: string, out: TokenSink): void {
     const c = i < path.length ? path.charCodeAt(i) : 0;
     if (c >= 0x61 && c <= 0x7a) continue;
     const length = i - start;
-    if (length >= MIN_WORD && length <= MAX_WORD) out.add(`url:path:${path.slice(start, i)}`);
+    if (length >= MIN_WORD && length <= MAX_WORD) out.addJoined(NO_PREFIX, "url:path:", path, start, i);
     start = i + 1;
   }
 }
@@ -70,12 +73,12 @@ function addPathWords(path: string, out: TokenSink): void {
 function addUrlTokens(view: MessageView, out: TokenSink): void {
   for (const url of view.urls) {
     if (out.full) return;
-    out.add(`url:scheme:${url.scheme}`);
+    out.addJoined(NO_PREFIX, "url:scheme:", url.scheme);
     if (url.ip) out.add("url:ip");
     else {
-      out.add(`url:host:${url.host.startsWith("www.") ? url.host.slice(4) : url.host}`);
-      out.add(`url:dom:${url.domain}`);
-      out.add(`url:tld:${url.host.slice(url.host.lastIndexOf(".") + 1)}`);
+      out.addJoined(NO_PREFIX, "url:host:", url.host, url.host.startsWith("www.") ? 4 : 0);
+      out.addJoined(NO_PREFIX, "url:dom:", url.domain);
+      out.addJoined(NO_PREFIX, "url:tld:", url.host, url.host.lastIndexOf(".") + 1);
     }
     if (url.userinfo) out.add("url:userinfo");
     addPathWords(url.path, out);
@@ -96,7 +99,7 @@ export function addMessageTokens(view: MessageView, out: TokenSink): void {
   addWords(view.htmlText, NO_PREFIX, out, true);
   if (out.words >= SHAPE_MIN_WORDS) {
     const caps = out.capitalWords / out.words;
-    out.add(`shape:caps:${caps >= 0.3 ? "high" : caps >= 0.1 ? "some" : "low"}`);
+    out.add(caps >= 0.3 ? "shape:caps:high" : caps >= 0.1 ? "shape:caps:some" : "shape:caps:low");
   }
   if (view.text.includes("!!!") || view.htmlText.includes("!!!")) out.add("shape:!!!");
 }

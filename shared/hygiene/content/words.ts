@@ -147,7 +147,7 @@ function addAsciiWord(text: string, start: number, end: number, flags: number, d
       let dot = at + 1;
       while (dot < b && text.charCodeAt(dot) !== 0x2e) dot++;
       if (dot < b) {
-        out.add(`${p.text}email:${registrableDomain(text.slice(at + 1, b).toLowerCase())}`);
+        out.addJoined(p, "email:", registrableDomain(text.slice(at + 1, b).toLowerCase()));
         return;
       }
     }
@@ -161,8 +161,8 @@ function addAsciiWord(text: string, start: number, end: number, flags: number, d
     return; // links are tokenised from the URL list
   }
   if (digits > 0) {
-    if (first === 0x24) return out.add(`${p.text}$money`);
-    if (text.charCodeAt(b - 1) === 0x25) return out.add(`${p.text}%percent`);
+    if (first === 0x24) return out.addJoined(p, "$money", "");
+    if (text.charCodeAt(b - 1) === 0x25) return out.addJoined(p, "%percent", "");
     if (digits > MAX_DIGITS_IN_WORD || digits === length) return;
   }
   if (length < MIN_WORD) return;

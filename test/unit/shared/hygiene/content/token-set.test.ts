@@ -20,6 +20,15 @@ describe("TokenSet", () => {
     expect(out.hashes()).toEqual([tokenHash("subject:free")]);
   });
 
+  it("adds a token made of parts as the joined text would be", () => {
+    const out = new TokenSet(true);
+    out.addJoined(prefix(""), "url:host:", "www.shop.example", 4);
+    out.addJoined(prefix("subject:"), "$money", "");
+    out.addJoined(prefix(""), "url:path:", "/special/offer", 1, 8);
+    expect(out.texts).toEqual(["url:host:shop.example", "subject:$money", "url:path:special"]);
+    expect(out.hashes()).toEqual(out.texts!.map(tokenHash));
+  });
+
   it("holds up to CONTENT_MAX_TOKENS however many it is given, across its table sizes", () => {
     const out = new TokenSet(false);
     const words = Array.from({ length: CONTENT_MAX_TOKENS + 500 }, (_, i) => `w${i}`);
