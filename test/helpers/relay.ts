@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { sha256Hex } from "../../shared/directory/hash.ts";
+import type { DirectoryData } from "../../shared/directory/snapshot.ts";
 import type { Policies } from "../../shared/policy.ts";
 import type { RelayAnswer } from "../../shared/relay/api.ts";
 import type { SendEmailFn } from "../../workers/edge/relay/connectors.ts";
@@ -34,8 +35,8 @@ export async function relayClient(overrides: Partial<RelayClient> = {}, key = RE
  * Publishes the demo directory (example.com: alice, bob) with these relay clients and policies to
  * the edge under test, and forgets the health of the hubs named.
  */
-export async function useRelay(clients: RelayClient[], policies: Partial<Policies> = {}): Promise<void> {
-  const pushed = await seedEdgeDirectory({ ...DEMO_DIRECTORY, policies: { "relay-clients": clients, ...policies } });
+export async function useRelay(clients: RelayClient[], policies: Partial<Policies> = {}, directory: DirectoryData = DEMO_DIRECTORY): Promise<void> {
+  const pushed = await seedEdgeDirectory({ ...directory, policies: { "relay-clients": clients, ...policies } });
   if (pushed.status !== "committed" && pushed.status !== "unchanged") throw new Error(`directory not committed: ${JSON.stringify(pushed)}`);
   if (policies.hubs) await forgetHealth(policies.hubs.map((h) => h.id));
 }

@@ -47,11 +47,24 @@ describe("relay routing: accepted domains go to the hubs", () => {
       { address: "Bob+Reports@Example.com", route: "internal", status: "delivered", via: "hub" },
     ]);
     const stored = await storedRaw(m.subject);
-    expect(stored.to).toEqual(["alice@example.com", "Bob+Reports@Example.com"]);
+    // The hub gets the envelope normalised, as from the email handler.
+    expect(stored.to).toEqual(["alice@example.com", "bob+reports@example.com"]);
     expect(stored.deliveryId).toBe(result.body.deliveryId);
     const parsed = await PostalMime.parse(stored.raw);
     expect(parsed.from?.address).toBe("reports@example.com");
     expect(parsed.text?.trim()).toBe("Quarterly figures attached.");
+  });
+
+  it("delivers to a recipient that refuses internet mail: relayed mail is authenticated", async () => {
+    await useRelay(
+      [await relayClient()],
+      {},
+      { domains: ["example.com"], recipients: ["alice@example.com", { address: "ceo@example.com", rejectInternet: true }] },
+    );
+    const m = message(["ceo@example.com"]);
+    const result = await relay(relayRequest(m));
+    expect(result.body.recipients).toEqual([{ address: "ceo@example.com", route: "internal", status: "delivered", via: "hub" }]);
+    expect((await storedRaw(m.subject)).to).toEqual(["ceo@example.com"]);
   });
 
   it("records tracking events as for inbound mail: the decision and the hubs' round", async () => {

@@ -1,5 +1,6 @@
 import { readBounded } from "../../../shared/bytes.ts";
 import type { Delivery } from "../../../shared/delivery.ts";
+import { normaliseAddress } from "../../../shared/directory/address.ts";
 import { sha256Hex } from "../../../shared/directory/hash.ts";
 import type { DirectoryReader } from "../../../shared/directory/reader.ts";
 import { attachmentFilter } from "../../../shared/hygiene/agents/attachment-filter.ts";
@@ -267,7 +268,7 @@ async function submit(request: Request, env: Env, ctx: Pick<ExecutionContext, "w
   const delivery: Delivery = {
     deliveryId,
     edgeId: env.EDGE_ID,
-    envelope: { from: envelopeFrom, to: plan.internal },
+    envelope: { from: envelopeFrom, to: plan.internal.map((address) => normaliseAddress(address)!) },
     raw: signed.raw,
     receivedAt: new Date(started).toISOString(),
     subject: result.email?.subject ?? null,
@@ -276,7 +277,7 @@ async function submit(request: Request, env: Env, ctx: Pick<ExecutionContext, "w
   };
   const waitUntil = (work: Promise<unknown>) => ctx.waitUntil(work);
   const [internal, external]: [InternalOutcome | null, ExternalOutcome | null] = await Promise.all([
-    plan.internal.length === 0 ? null : deliverInternal(env, directory, delivery, waitUntil),
+    plan.internal.length === 0 ? null : deliverInternal(env, directory, delivery, plan.internal, waitUntil),
     connector === null ? null : deliverExternal(env, connector, { deliveryId, from: envelopeFrom, to: plan.external, raw: signed.raw }, deps),
   ]);
   const byAddress = new Map<string, RecipientResult>();

@@ -58,16 +58,18 @@ export interface InternalOutcome {
 /**
  * Hands the message to the upstream hubs exactly as the email handler does (same policy, plan,
  * breakers and budget); if none takes it, spools it. Never throws: a recipient that neither a hub
- * nor the spool holds is `deferred`.
+ * nor the spool holds is `deferred`. `addresses` are the recipients as the client wrote them (the
+ * delivery's envelope has them normalised, as the email handler hands them over).
  */
 export async function deliverInternal(
   env: Env,
   directory: DirectoryReader,
   delivery: Delivery,
+  addresses: readonly string[],
   waitUntil: (work: Promise<unknown>) => void,
 ): Promise<InternalOutcome> {
   const each = (result: Omit<RecipientResult, "address" | "route">): RecipientResult[] =>
-    delivery.envelope.to.map((address) => ({ address, route: "internal", ...result }));
+    addresses.map((address) => ({ address, route: "internal", ...result }));
   let hubs, settings;
   try {
     [hubs, settings] = await Promise.all([readPolicy(directory, "hubs").then(hubsFrom), readPolicy(directory, "delivery").then(deliverySettings)]);
