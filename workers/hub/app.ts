@@ -8,6 +8,7 @@ import { recipients } from "./api/recipients.ts";
 import { hubs, queues } from "./api/delivery.ts";
 import { edges } from "./api/edges.ts";
 import { policies } from "./api/policies.ts";
+import { dashboard } from "./dashboard/index.ts";
 import { hubPing } from "./health.ts";
 import { signedRoutes } from "./ingest-http.ts";
 import { scheduler } from "./sync/trigger.ts";
@@ -23,6 +24,7 @@ export const app = new Hono<HubEnv>();
 app.onError(onError);
 app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
 
+app.route("/", dashboard);
 app.get("/", (c) => c.json({ service: "portcullis-hub", api: "/api/v1", health: "/api/v1/health" }));
 
 app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "portcullis-hub" }));
