@@ -1,5 +1,5 @@
 import { createExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { generateSignedCookie } from "hono/cookie";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -275,6 +275,18 @@ describe("dashboard: the hub's root", () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ service: "portcullis-hub", api: "/api/v1", health: "/api/v1/health" });
     }
+  });
+
+  it("is mounted at the hub's root, beside the admin API", async () => {
+    const hub = (path: string, accept: string) => exports.default.fetch(new Request(`http://localhost${path}`, { headers: { accept }, redirect: "manual" }));
+    const page = await hub("/", "text/html");
+    expect(page.status).toBe(303);
+    expect(page.headers.get("location")).toBe("/login?next=%2F");
+    expect(await (await hub("/", "application/json")).json()).toMatchObject({ service: "portcullis-hub", api: "/api/v1" });
+    expect((await hub("/login", "text/html")).headers.get("content-security-policy")).toContain("default-src 'none'");
+    const api = await hub("/api/v1/messages", "text/html");
+    expect(api.status).toBe(401);
+    expect(api.headers.get("content-security-policy")).toBeNull();
   });
 
   it("sends a browser without a session to the login page, remembering where it was going", async () => {
