@@ -36,38 +36,46 @@ function decodeLine(raw: Uint8Array, start: number, end: number): string {
   return ascii.decode(raw.subarray(start, end));
 }
 
+/** The fields the stamp is read from; the values of others are never decoded. */
+const STAMP_FIELDS: ReadonlySet<string> = new Set(["received", "arc-authentication-results", "authentication-results", "received-spf"]);
+
 /**
- * The header fields at the top of a message, unfolded, stopping at the blank line or the limits;
- * read one field at a time, so a caller that stops early (at the first foreign Received, which
- * is usually the first field) decodes only what it looked at.
+ * The header fields at the top of a message, unfolded, in order, stopping at the blank line or the
+ * limits, each handed to `visit` once complete; `visit` returns false to stop reading. Fields are
+ * read one at a time, so a caller that stops early (at the first foreign Received, which is
+ * usually the first field) decodes only what it looked at, and the value of a field whose name
+ * is not in `wanted` is passed as "" without being decoded.
  */
-function* topFields(raw: Uint8Array): Generator<Field> {
+function readTopFields(raw: Uint8Array, wanted: ReadonlySet<string>, visit: (field: Field) => boolean): void {
   const end = Math.min(raw.byteLength, MAX_TOP_BYTES);
-  // Lines end at LF; a CR right before it belongs to the line break (as splitting on /\r?\n/).
-  const line = (start: number): { text: string; next: number } => {
+  let count = 0;
+  let current: Field | null = null;
+  let keep = false;
+  for (let at = 0; at <= end;) {
+    // Lines end at LF; a CR right before it belongs to the line break (as splitting on /\r?\n/).
+    const start = at;
     let nl = raw.indexOf(0x0a, start);
     const broken = nl !== -1 && nl < end;
     if (!broken) nl = end;
     const stop = broken && nl > start && raw[nl - 1] === 0x0d ? nl - 1 : nl;
-    return { text: decodeLine(raw, start, stop), next: nl + 1 };
-  };
-  let count = 0;
-  let current: Field | null = null;
-  for (let at = 0; at <= end;) {
-    const { text, next } = line(at);
-    at = next;
-    if (text === "") break;
-    if ((text.startsWith(" ") || text.startsWith("\t")) && current !== null) {
-      current.value += ` ${text.trim()}`;
+    at = nl + 1;
+    if (stop === start) break; // the blank line
+    const first = raw[start];
+    if ((first === 0x20 || first === 0x09) && current !== null) {
+      if (keep) current.value += ` ${decodeLine(raw, start, stop).trim()}`;
       continue;
     }
-    if (current !== null) yield current;
-    const colon = text.indexOf(":");
+    if (current !== null && !visit(current)) return;
+    const colon = raw.subarray(start, stop).indexOf(0x3a);
     if (colon <= 0 || count === MAX_TOP_FIELDS) return;
     count++;
-    current = { name: text.slice(0, colon).trim().toLowerCase(), value: text.slice(colon + 1).trim() };
+    const name = decodeLine(raw, start, start + colon)
+      .trim()
+      .toLowerCase();
+    keep = wanted.has(name);
+    current = { name, value: keep ? decodeLine(raw, start + colon + 1, stop).trim() : "" };
   }
-  if (current !== null) yield current;
+  if (current !== null) visit(current);
 }
 
 function validIp(candidate: string | undefined): string | null {
@@ -100,10 +108,10 @@ export function parseConnection(raw: Uint8Array): ConnectionInfo {
   let helo: string | null = null;
   let cloudflare: ConnectionInfo["cloudflare"] = null;
   let stamped = false;
-  for (const field of topFields(raw)) {
+  readTopFields(raw, STAMP_FIELDS, (field) => {
     if (field.name === "received") {
       // The stamp names cloudflare-email.net; a Received that does not is foreign without a search.
-      if (!field.value.toLowerCase().includes("cloudflare-email.net") || !CLOUDFLARE_RECEIVED.test(field.value)) break;
+      if (!field.value.toLowerCase().includes("cloudflare-email.net") || !CLOUDFLARE_RECEIVED.test(field.value)) return false;
       stamped = true;
       const m = /^from\s+(\S+)\s+\(([^)]*)\)/i.exec(field.value);
       if (m !== null && ip === null) {
@@ -122,6 +130,7 @@ export function parseConnection(raw: Uint8Array): ConnectionInfo {
     } else if (field.name === "received-spf" && stamped) {
       ip ??= validIp(/client-ip=([^\s;]+)/i.exec(field.value)?.[1]);
     }
-  }
+    return true;
+  });
   return { ip: stamped ? ip : null, helo: stamped ? helo : null, cloudflare: stamped ? cloudflare : null };
 }

@@ -78,9 +78,10 @@ export const authentication: Agent = {
   failMode: "open",
   async check(mail, ctx) {
     const cloudflare = mail.connection.cloudflare;
-    const now = new Date(ctx.now?.() ?? Date.now());
     const report = ctx.dns
-      ? await authenticate({ raw: mail.raw, ip: mail.connection.ip, helo: mail.connection.helo, sender: mail.envelope.from }, ctx.dns, { now })
+      ? await authenticate({ raw: mail.raw, ip: mail.connection.ip, helo: mail.connection.helo, sender: mail.envelope.from }, ctx.dns, {
+          now: new Date(ctx.now?.() ?? Date.now()),
+        })
       : null;
     const results = report?.results ?? offlineResults();
     mail.auth = results;

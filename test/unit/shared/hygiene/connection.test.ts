@@ -54,6 +54,17 @@ describe("parseConnection", () => {
     expect(parseConnection(new Uint8Array([0, 1, 2, 255]))).toEqual({ ip: null, helo: null, cloudflare: null });
   });
 
+  it("reads field names in any case and spacing, past folded fields it does not need", () => {
+    const raw = message(
+      "X-Folded: one",
+      "\tand two",
+      "RECEIVED : from mail.sender.example (203.0.113.7) by Cloudflare-Email.net (unknown) id 4fX",
+      "authentication-results:mx.cloudflare.net; spf=pass smtp.mailfrom=a@sender.example",
+      ...BODY,
+    );
+    expect(parseConnection(raw)).toEqual({ ip: "203.0.113.7", helo: "mail.sender.example", cloudflare: { spf: "pass" } });
+  });
+
   it("refuses an IP that is not an IP", () => {
     const raw = message("Received: from evil (not-an-ip; DROP) by cloudflare-email.net", ...BODY);
     expect(parseConnection(raw).ip).toBeNull();
