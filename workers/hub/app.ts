@@ -1,31 +1,48 @@
-import { Hono } from "hono";
-import { requireToken } from "./api/auth.ts";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { type AuditNote, audit, recordChanges } from "./api/audit.ts";
+import { type Principal, requireToken } from "./api/auth.ts";
+import { hubs, queues } from "./api/delivery.ts";
+import { docsPage } from "./api/docs-page.ts";
 import { domains } from "./api/domains.ts";
-import { ApiError, onError } from "./api/errors.ts";
+import { edges } from "./api/edges.ts";
+import { onError } from "./api/errors.ts";
 import { messages } from "./api/messages.ts";
 import { onward } from "./api/onward.ts";
-import { recipients } from "./api/recipients.ts";
-import { hubs, queues } from "./api/delivery.ts";
-import { edges } from "./api/edges.ts";
 import { policies } from "./api/policies.ts";
+import { recipients } from "./api/recipients.ts";
+import { sync } from "./api/sync.ts";
+import { tokens } from "./api/tokens.ts";
 import { dashboard } from "./dashboard/index.ts";
+import type { Role } from "./auth/roles.ts";
 import { hubPing } from "./health.ts";
 import { signedRoutes } from "./ingest-http.ts";
-import { scheduler } from "./sync/trigger.ts";
+import { feedback, messageReports, quarantine } from "./quarantine/api.ts";
+import { relayClients } from "./relay/clients.ts";
+import { stats, tracking } from "./tracking/api.ts";
 
-export type HubEnv = { Bindings: Env };
+/** What the middleware in front of the admin API puts on the context. */
+export type HubVariables = {
+  /** The role of the request's token, once `requireToken` has checked it (what `requireRole` compares). */
+  role: Role | undefined;
+  /** Who the token is (id and name, never the token), for the audit log. */
+  principal: Principal | undefined;
+  /** Who Cloudflare Access let in (email or service token), when Access is configured. */
+  accessIdentity: string | undefined;
+  /** What a handler says it changed, for the audit log (see `noteChange`). */
+  auditNote: AuditNote | undefined;
+};
+
+export type HubEnv = { Bindings: Env; Variables: HubVariables };
 
 /**
- * The hub's HTTP face: admin API under /api/v1 (bearer token); delivery from edges under
- * /_portcullis (signed, no token); health without either.
+ * The hub's HTTP face: admin API under /api/v1 (bearer token with a role; its OpenAPI document and
+ * interactive docs need none); the operator dashboard at the root (its own session login);
+ * delivery from edges under /_portcullis (signed, no token); health without either.
  */
-export const app = new Hono<HubEnv>();
+export const app = new OpenAPIHono<HubEnv>();
 
 app.onError(onError);
 app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
-
-app.route("/", dashboard);
-app.get("/", (c) => c.json({ service: "portcullis-hub", api: "/api/v1", health: "/api/v1/health" }));
 
 app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "portcullis-hub" }));
 
@@ -42,25 +59,58 @@ app.get("/healthz", async (c) => {
 
 app.route("/", signedRoutes);
 
-// Everything else under /api/v1 needs the admin token.
-app.use("/api/v1/*", requireToken);
+// The API's description: public, as it describes shapes and roles, never data (and it is in the
+// repository anyway). Trying an operation from the docs page needs a token like any client.
+app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
+app.get("/api/v1/docs", (c) => docsPage(c, openApiDocument(new URL(c.req.url).origin)));
 
-app.route("/api/v1/messages", messages);
-app.route("/api/v1/onward", onward);
+// Everything else under /api/v1 needs a token; each route then checks its role. Changes are
+// recorded in the audit log once answered.
+app.use("/api/v1/*", requireToken);
+app.use("/api/v1/*", recordChanges);
+
+// In the order the OpenAPI document and the docs page list them.
 app.route("/api/v1/domains", domains);
 app.route("/api/v1/recipients", recipients);
-
-app.route("/api/v1/edges", edges);
 app.route("/api/v1/policies", policies);
+app.route("/api/v1/edges", edges);
+app.route("/api/v1/sync", sync);
+app.route("/api/v1/messages", messages);
+app.route("/api/v1/onward", onward);
 app.route("/api/v1/hubs", hubs);
 app.route("/api/v1/queues", queues);
+app.route("/api/v1/messages", messageReports);
+app.route("/api/v1/quarantine", quarantine);
+app.route("/api/v1/feedback", feedback);
+app.route("/api/v1/tracking", tracking);
+app.route("/api/v1/stats", stats);
+app.route("/api/v1/relay-clients", relayClients);
+app.route("/api/v1/tokens", tokens);
+app.route("/api/v1/audit", audit);
 
-/** POST /api/v1/sync — an EdgeSync round now: build the snapshot if D1 changed, push it to every edge. */
-app.post("/api/v1/sync", async (c) => {
-  try {
-    return c.json(await scheduler(c.env).runNow());
-  } catch (err) {
-    console.error(JSON.stringify({ event: "sync_failed", error: String(err) }));
-    throw new ApiError(500, "sync_failed", `The sync round failed: ${err instanceof Error ? err.message : String(err)}`);
-  }
+// The operator dashboard owns the root (its pages check their own session cookie).
+app.route("/", dashboard);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+  type: "http",
+  scheme: "bearer",
+  description:
+    "An API token (`pc_…`, from POST /api/v1/tokens) or the ADMIN_TOKEN secret (the bootstrap admin token). Each operation names the role it needs in `x-portcullis-role`: read-only < operator < admin.",
 });
+
+type OpenApiDocument = ReturnType<typeof app.getOpenAPI31Document>;
+let generated: OpenApiDocument | undefined;
+
+/** The OpenAPI 3.1 document of every admin route, generated once per isolate from the route definitions. */
+export function openApiDocument(origin?: string): OpenApiDocument {
+  generated ??= app.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: {
+      title: "Portcullis hub admin API",
+      version: "1",
+      description:
+        'The hub\'s admin API. Every operation needs `Authorization: Bearer <token>` with the role it names. Errors are `{"error": {"code", "message"}}`; lists take `limit` and `cursor` and answer `nextCursor`.',
+    },
+  });
+  return origin === undefined ? generated : { ...generated, servers: [{ url: origin }] };
+}

@@ -56,9 +56,16 @@ async function deliver(bodies: unknown[], target: Env = env): Promise<{ acked: b
   return { acked: result.ackAll, retried: result.retryBatch.retry };
 }
 
-/** The tracking routers mounted where the admin app mounts them, with its error handler. */
+/**
+ * The tracking routers mounted where the admin app mounts them, with its error handler and the
+ * role the token middleware would put on the context (routes allow nothing without one).
+ */
 const app = new Hono<HubEnv>();
 app.onError(onError);
+app.use("/api/v1/*", async (c, next) => {
+  c.set("role", "read-only");
+  await next();
+});
 app.route("/api/v1/tracking", tracking);
 app.route("/api/v1/stats", stats);
 const get = (path: string): Promise<Response> => Promise.resolve(app.request(path, {}, env));

@@ -1,33 +1,89 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { HubEnv } from "../app.ts";
+import { LAST_USED_WRITE_INTERVAL_MS } from "../auth/limits.ts";
+import type { Role } from "../auth/roles.ts";
+import { BOOTSTRAP_ID, findTokenByHash, sameSecret, TOKEN_PREFIX, tokenHash, touchToken } from "../auth/tokens.ts";
 import { ApiError } from "./errors.ts";
 
-const encoder = new TextEncoder();
-
-/**
- * Constant-time token comparison: both sides are hashed first, so neither content nor length
- * leaks through timing.
- */
-async function tokensEqual(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(given)), crypto.subtle.digest("SHA-256", encoder.encode(expected))]);
-  return crypto.subtle.timingSafeEqual(a, b);
+/** Who is calling: the token (never the token itself, only its id and name) and its role. */
+export interface Principal {
+  id: string;
+  name: string;
+  role: Role;
 }
 
-/** Requires `Authorization: Bearer <ADMIN_TOKEN>`. */
+/**
+ * When this isolate last wrote the bootstrap token's last-used time. Stored tokens carry theirs in
+ * the row authentication reads anyway; the bootstrap token is checked without reading D1.
+ */
+let bootstrapTouchedAt = 0;
+
+function unauthorized(c: Context<HubEnv>, message: string, error?: "invalid_token"): ApiError {
+  c.header("WWW-Authenticate", error === undefined ? 'Bearer realm="portcullis"' : `Bearer realm="portcullis", error="${error}"`);
+  return new ApiError(401, "unauthorized", message);
+}
+
+/**
+ * The token a request presents, checked: the ADMIN_TOKEN secret (the bootstrap admin token,
+ * compared in constant time), or a stored token found by its SHA-256 — the lookup by hash reveals
+ * nothing about the token through timing, and the token itself is never stored.
+ */
+async function authenticate(c: Context<HubEnv>, token: string, now: number): Promise<{ principal: Principal; lastUsedAt: string | null }> {
+  const bootstrap = c.env.ADMIN_TOKEN;
+  if (typeof bootstrap === "string" && bootstrap.length > 0 && (await sameSecret(token, bootstrap))) {
+    return { principal: { id: BOOTSTRAP_ID, name: BOOTSTRAP_ID, role: "admin" }, lastUsedAt: null };
+  }
+  if (!token.startsWith(TOKEN_PREFIX)) throw unauthorized(c, "Invalid token.", "invalid_token");
+  const hash = await tokenHash(token);
+  let stored;
+  try {
+    stored = await findTokenByHash(c.env.DB, hash);
+  } catch (err) {
+    console.error(JSON.stringify({ event: "token_lookup_failed", error: String(err) }));
+    throw new ApiError(503, "unavailable", "Tokens cannot be checked right now; try again.");
+  }
+  if (stored === null || !(await sameSecret(stored.hash, hash))) throw unauthorized(c, "Invalid token.", "invalid_token");
+  const { record } = stored;
+  if (record.revoked) throw unauthorized(c, "This token has been revoked.", "invalid_token");
+  if (record.expiresAt !== null && Date.parse(record.expiresAt) <= now) throw unauthorized(c, "This token has expired.", "invalid_token");
+  return { principal: { id: record.id, name: record.name, role: record.role }, lastUsedAt: record.lastUsedAt };
+}
+
+/** Writes a token's last-used time when the one stored is older than LAST_USED_WRITE_INTERVAL_MS; in the background, never failing the request. */
+function touch(c: Context<HubEnv>, principal: Principal, lastUsedAt: string | null, now: number): Promise<void> | undefined {
+  const threshold = now - LAST_USED_WRITE_INTERVAL_MS;
+  if (principal.id === BOOTSTRAP_ID) {
+    if (bootstrapTouchedAt > threshold) return undefined;
+    bootstrapTouchedAt = now;
+  } else if (lastUsedAt !== null && Date.parse(lastUsedAt) > threshold) {
+    return undefined;
+  }
+  const write = touchToken(c.env.DB, principal.id, new Date(now).toISOString(), new Date(threshold).toISOString()).catch((err: unknown) =>
+    console.error(JSON.stringify({ event: "token_touch_failed", token: principal.id, error: String(err) })),
+  );
+  // In-process callers (the dashboard checks a token through this middleware) may have no execution context.
+  let ctx: { waitUntil(promise: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    ctx = undefined;
+  }
+  if (ctx === undefined) return write;
+  ctx.waitUntil(write);
+  return undefined;
+}
+
+/**
+ * Requires `Authorization: Bearer <token>` and puts the caller on the context: `principal` (token
+ * id and name, for the audit log) and `role` (what `requireRole` in each route checks).
+ */
 export const requireToken: MiddlewareHandler<HubEnv> = async (c, next) => {
-  const expected = c.env.ADMIN_TOKEN;
-  if (typeof expected !== "string" || expected.length === 0) {
-    throw new ApiError(503, "not_configured", "The admin API is disabled: set the ADMIN_TOKEN secret.");
-  }
-  const header = c.req.header("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (match === null) {
-    c.header("WWW-Authenticate", 'Bearer realm="portcullis"');
-    throw new ApiError(401, "unauthorized", "Missing bearer token: send Authorization: Bearer <token>.");
-  }
-  if (!(await tokensEqual(match[1]!, expected))) {
-    c.header("WWW-Authenticate", 'Bearer realm="portcullis", error="invalid_token"');
-    throw new ApiError(401, "unauthorized", "Invalid token.");
-  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
+  if (match === null) throw unauthorized(c, "Missing bearer token: send Authorization: Bearer <token>.");
+  const now = Date.now();
+  const { principal, lastUsedAt } = await authenticate(c, match[1]!, now);
+  c.set("principal", principal);
+  c.set("role", principal.role);
+  await touch(c, principal, lastUsedAt, now);
   await next();
 };

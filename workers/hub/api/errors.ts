@@ -30,5 +30,8 @@ function codeFor(status: number): string {
   if (status === 401) return "unauthorized";
   if (status === 403) return "forbidden";
   if (status === 404) return "not_found";
+  if (status === 409) return "conflict";
+  if (status === 413) return "too_large";
+  if (status === 415) return "unsupported_media_type";
   return "error";
 }

@@ -1,5 +1,26 @@
+import { z } from "@hono/zod-openapi";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../../../shared/limits.ts";
 import { ApiError } from "./errors.ts";
+
+const LIMIT_MESSAGE = `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`;
+
+/** The `limit` query parameter of every list: 1…MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE when absent. */
+export const Limit = z.coerce
+  .number({ error: LIMIT_MESSAGE })
+  .int({ error: LIMIT_MESSAGE })
+  .min(1, { error: LIMIT_MESSAGE })
+  .max(MAX_PAGE_SIZE, { error: LIMIT_MESSAGE })
+  .default(DEFAULT_PAGE_SIZE)
+  .openapi({ description: `Items per page, 1 to ${MAX_PAGE_SIZE}.`, example: DEFAULT_PAGE_SIZE });
+
+/** The `cursor` query parameter of every list: the previous page's `nextCursor`, opaque. */
+export const Cursor = z.string().optional().openapi({ description: "The `nextCursor` of the previous page; leave out for the first page." });
+
+/** The query of a plain paginated list. */
+export const PageQuery = z.object({ limit: Limit, cursor: Cursor });
+
+/** `nextCursor` of a page: null on the last one. */
+export const NextCursor = z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page." });
 
 /** Reads `limit` (1…MAX_PAGE_SIZE) from a query string. */
 export function pageLimit(raw: string | undefined): number {

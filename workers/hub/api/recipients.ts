@@ -1,60 +1,59 @@
-import { type Context, Hono } from "hono";
+import { z } from "@hono/zod-openapi";
 import { normaliseAddress, normaliseDomain } from "../../../shared/directory/address.ts";
-import { DirectoryKey } from "../../../shared/directory/hash.ts";
-import {
-  IMPORT_BATCH_ADDRESSES,
-  MAX_ADDRESS_LENGTH,
-  MAX_ALIASES_PER_RECIPIENT,
-  MAX_IMPORT_ERRORS,
-  MAX_IMPORT_JSON_BYTES,
-  MAX_IMPORT_RECORD_CHARS,
-  MAX_IMPORT_ROWS,
-} from "../../../shared/limits.ts";
-import type { HubEnv } from "../app.ts";
-import {
-  deleteRecipient,
-  findRecipient,
-  ImportConflictError,
-  listRecipients,
-  RecipientImporter,
-  type RecipientUpsert,
-  type RowError,
-} from "../db/recipients.ts";
+import { MAX_ALIASES_PER_RECIPIENT, MAX_IMPORT_JSON_BYTES, MAX_IMPORT_ROWS } from "../../../shared/limits.ts";
+import { maskAddress } from "../auth/redact.ts";
+import { deleteRecipient, findRecipient, listRecipients } from "../db/recipients.ts";
 import { requestSync } from "../sync/trigger.ts";
-import { CsvSyntaxError, readCsv } from "./csv.ts";
+import { noteChange } from "./audit.ts";
 import { ApiError } from "./errors.ts";
-import { decodeStringCursor, encodeStringCursor, pageLimit } from "./pagination.ts";
+import { ERRORS, failure, json, NO_CONTENT, route, router } from "./openapi.ts";
+import { Cursor, decodeStringCursor, encodeStringCursor, Limit, NextCursor } from "./pagination.ts";
+import { csvRows, jsonRows, runImport } from "./recipient-import.ts";
 
-export const recipients = new Hono<HubEnv>();
+export const recipients = router();
 
-/** The columns of an import, in CSV header order; JSON items use the same names. */
-const COLUMNS = ["address", "aliases", "rejectInternet", "sclOverride"] as const;
-type Column = (typeof COLUMNS)[number];
+const Recipient = z
+  .object({
+    address: z.string().openapi({ example: "alice@example.com" }),
+    domain: z.string().openapi({ example: "example.com" }),
+    aliases: z.array(z.string()).openapi({ description: "Other addresses that deliver to this recipient, in order." }),
+    rejectInternet: z.boolean().openapi({ description: "Refuse mail from the internet (internal senders only)." }),
+    sclOverride: z.number().int().nullable().openapi({ description: "A fixed Spam Confidence Level for this recipient's mail, or null." }),
+    createdAt: z.string(),
+    updatedAt: z.string().nullable(),
+  })
+  .openapi("Recipient");
 
-/** An import row's fields before normalisation; undefined fields keep their stored value. */
-interface RowFields {
-  address: string;
-  aliases?: string[];
-  rejectInternet?: boolean;
-  sclOverride?: number | null;
-}
+const RecipientPage = z.object({ items: z.array(Recipient), nextCursor: NextCursor }).openapi("RecipientPage");
 
-type ImportRow = RecipientUpsert | RowError;
+const ImportItem = z
+  .object({
+    address: z.string().openapi({ example: "carol@example.com" }),
+    aliases: z
+      .array(z.string())
+      .max(MAX_ALIASES_PER_RECIPIENT)
+      .optional()
+      .openapi({ description: "The complete alias set; leave out to keep the stored one." }),
+    rejectInternet: z.boolean().optional(),
+    sclOverride: z.number().int().min(0).max(9).nullable().optional(),
+  })
+  .openapi("RecipientImportItem");
 
-interface ImportSummary {
-  created: number;
-  updated: number;
-  unchanged: number;
-  errors: RowError[];
-  errorsTruncated?: true;
-}
+const ImportSummarySchema = z
+  .object({
+    created: z.number().int(),
+    updated: z.number().int(),
+    unchanged: z.number().int(),
+    errors: z
+      .array(z.object({ row: z.number().int(), address: z.string(), error: z.string() }))
+      .openapi({ description: "The rows that were not applied, in row order." }),
+    errorsTruncated: z.literal(true).optional().openapi({ description: "Present when there were more row errors than listed." }),
+  })
+  .openapi("ImportSummary");
 
-/** The directory key, or a 503 that says which secret is missing. */
-function hashingKey(env: Env): Promise<DirectoryKey> {
-  return DirectoryKey.cached(env.DIRECTORY_KEY).catch(() => {
-    throw new ApiError(503, "not_configured", "Recipients cannot be written: set the DIRECTORY_KEY secret.");
-  });
-}
+const AddressParams = z.object({
+  address: z.string().openapi({ param: { name: "address", in: "path" }, example: "alice@example.com", description: "An address (any case)." }),
+});
 
 function addressParam(raw: string): string {
   const address = normaliseAddress(raw);
@@ -62,251 +61,116 @@ function addressParam(raw: string): string {
   return address;
 }
 
-/** Echoes input in an error, bounded so a hostile row cannot grow the answer. */
-function clip(text: string): string {
-  return text.length > MAX_ADDRESS_LENGTH ? `${text.slice(0, MAX_ADDRESS_LENGTH)}…` : text;
-}
+// The JSON form is documented from ImportItem, but each row is checked on its own (a bad row is
+// reported, the others applied); the CSV form is read as it streams in. No validator reads the body.
+recipients.openAPIRegistry.register("RecipientImportItem", ImportItem);
 
-function rowError(row: number, address: string, error: string): RowError {
-  return { row, address: clip(address), error };
-}
-
-/** Normalises a row's addresses; the checks against D1 (domains, owners) come later, per batch. */
-function normaliseRow(row: number, fields: RowFields): ImportRow {
-  const address = normaliseAddress(fields.address);
-  if (address === null) return rowError(row, fields.address, "not a valid address");
-  const upsert: RecipientUpsert = { row, address };
-  if (fields.aliases !== undefined) {
-    if (fields.aliases.length > MAX_ALIASES_PER_RECIPIENT) return rowError(row, address, `more than ${MAX_ALIASES_PER_RECIPIENT} aliases`);
-    const aliases = new Set<string>();
-    for (const raw of fields.aliases) {
-      const alias = normaliseAddress(raw);
-      if (alias === null) return rowError(row, address, `alias "${clip(raw)}" is not a valid address`);
-      if (alias !== address) aliases.add(alias);
+recipients.openapi(
+  route("admin", {
+    method: "post",
+    path: "/",
+    tags: ["Recipients"],
+    summary: "Add or update recipients in bulk",
+    description:
+      `A JSON array of recipients (up to ${MAX_IMPORT_JSON_BYTES} bytes), or CSV with the same columns (\`address,aliases,rejectInternet,sclOverride\`, aliases separated by \`;\`), ` +
+      `streamed: up to ${MAX_IMPORT_ROWS} rows in one request. Fields left out keep their stored values. Rows that cannot be applied are listed in \`errors\`; the others are applied.`,
+    request: {
+      body: {
+        required: true,
+        description: "The recipients, as JSON or as CSV (UTF-8).",
+        content: {
+          "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/RecipientImportItem" } } },
+          "text/csv": {
+            schema: z.string().openapi({
+              description: "A header line naming the columns (address first or anywhere), then one recipient per line.",
+              example: "address,aliases,rejectInternet,sclOverride\ncarol@example.com,c.jones@example.com;cj@example.com,false,\n",
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      200: json(ImportSummarySchema, "What the import did"),
+      ...ERRORS,
+      409: failure("A concurrent change conflicted; the rows before it were applied"),
+      413: failure("Too large or too many rows"),
+      415: failure("Neither application/json nor text/csv, or not UTF-8"),
+    },
+  }),
+  async (c) => {
+    const contentType = c.req.header("content-type") ?? "";
+    const [media = "", ...params] = contentType.split(";").map((p) => p.trim().toLowerCase());
+    const charset = params
+      .find((p) => p.startsWith("charset="))
+      ?.slice("charset=".length)
+      .replace(/"/g, "");
+    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+      throw new ApiError(415, "unsupported_media_type", "Imports must be UTF-8.");
     }
-    upsert.aliases = [...aliases];
-  }
-  if (fields.rejectInternet !== undefined) upsert.rejectInternet = fields.rejectInternet;
-  if (fields.sclOverride !== undefined) upsert.sclOverride = fields.sclOverride;
-  return upsert;
-}
+    if (media === "application/json") return c.json(await runImport(c, jsonRows(c)), 200);
+    if (media === "text/csv") return c.json(await runImport(c, csvRows(c)), 200);
+    throw new ApiError(415, "unsupported_media_type", "Send recipients as application/json or text/csv.");
+  },
+);
 
-function isScl(value: unknown): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 9;
-}
+recipients.openapi(
+  route("read-only", {
+    method: "get",
+    path: "/",
+    tags: ["Recipients"],
+    summary: "List recipients",
+    description: "Recipients in address order, with aliases and flags.",
+    request: {
+      query: z.object({
+        domain: z.string().optional().openapi({ description: "Only recipients in this domain.", example: "example.com" }),
+        limit: Limit,
+        cursor: Cursor,
+      }),
+    },
+    responses: { 200: json(RecipientPage, "A page of recipients"), ...ERRORS },
+  }),
+  async (c) => {
+    const { domain: rawDomain, limit, cursor } = c.req.valid("query");
+    const domain = rawDomain === undefined || rawDomain === "" ? null : normaliseDomain(rawDomain);
+    if (domain === null && rawDomain !== undefined && rawDomain !== "") throw new ApiError(400, "bad_request", "domain is not a valid domain name");
+    const items = await listRecipients(c.env.DB, limit, decodeStringCursor(cursor), domain);
+    const last = items[items.length - 1];
+    return c.json({ items, nextCursor: items.length === limit && last !== undefined ? encodeStringCursor(last.address) : null }, 200);
+  },
+);
 
-/** One item of a JSON import. */
-function jsonRow(row: number, item: unknown): ImportRow {
-  if (typeof item !== "object" || item === null || Array.isArray(item)) return rowError(row, "", "each item must be an object");
-  const fields = item as Record<string, unknown>;
-  if (typeof fields.address !== "string") return rowError(row, "", "address must be a string");
-  const address = fields.address;
-  const unknown = Object.keys(fields).find((k) => !(COLUMNS as readonly string[]).includes(k));
-  if (unknown !== undefined) return rowError(row, address, `unknown field "${clip(unknown)}"`);
-  const out: RowFields = { address };
-  if ("aliases" in fields) {
-    if (!Array.isArray(fields.aliases) || !fields.aliases.every((a) => typeof a === "string"))
-      return rowError(row, address, "aliases must be an array of addresses");
-    out.aliases = fields.aliases as string[];
-  }
-  if ("rejectInternet" in fields) {
-    if (typeof fields.rejectInternet !== "boolean") return rowError(row, address, "rejectInternet must be true or false");
-    out.rejectInternet = fields.rejectInternet;
-  }
-  if ("sclOverride" in fields) {
-    if (fields.sclOverride !== null && !isScl(fields.sclOverride)) return rowError(row, address, "sclOverride must be an integer from 0 to 9, or null");
-    out.sclOverride = fields.sclOverride;
-  }
-  return normaliseRow(row, out);
-}
+recipients.openapi(
+  route("read-only", {
+    method: "get",
+    path: "/{address}",
+    tags: ["Recipients"],
+    summary: "Find a recipient by an address",
+    description: "The recipient an address (primary or alias) delivers to.",
+    request: { params: AddressParams },
+    responses: { 200: json(Recipient, "The recipient"), ...ERRORS },
+  }),
+  async (c) => {
+    const recipient = await findRecipient(c.env.DB, addressParam(c.req.valid("param").address));
+    if (recipient === null) throw new ApiError(404, "not_found", "No recipient has this address.");
+    return c.json(recipient, 200);
+  },
+);
 
-/** Reads a whole body, refusing it with 413 as soon as it passes `max` bytes. */
-async function readLimited(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  if (body !== null) {
-    const reader = body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > max) {
-        await reader.cancel().catch(() => undefined);
-        throw new ApiError(413, "payload_too_large", `A JSON import is limited to ${max} bytes; send larger imports as text/csv.`);
-      }
-      parts.push(value);
-    }
-  }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.byteLength;
-  }
-  return bytes;
-}
-
-async function* jsonRows(c: Context<HubEnv>): AsyncGenerator<ImportRow> {
-  if (Number(c.req.header("content-length")) > MAX_IMPORT_JSON_BYTES) {
-    throw new ApiError(413, "payload_too_large", `A JSON import is limited to ${MAX_IMPORT_JSON_BYTES} bytes; send larger imports as text/csv.`);
-  }
-  const bytes = await readLimited(c.req.raw.body as ReadableStream<Uint8Array> | null, MAX_IMPORT_JSON_BYTES);
-  let items: unknown;
-  try {
-    items = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
-  } catch (err) {
-    throw new ApiError(400, "bad_request", `The body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (!Array.isArray(items)) throw new ApiError(400, "bad_request", "The body must be a JSON array of recipients.");
-  if (items.length > MAX_IMPORT_ROWS) throw new ApiError(413, "payload_too_large", `An import is limited to ${MAX_IMPORT_ROWS} rows.`);
-  for (let i = 0; i < items.length; i++) yield jsonRow(i + 1, items[i]);
-}
-
-const TRUE = new Set(["true", "1", "yes"]);
-const FALSE = new Set(["false", "0", "no", ""]);
-
-/** Which field holds each column, from the header line; 400 for a header this format cannot read. */
-function csvColumns(header: string[]): Map<Column, number> {
-  const columns = new Map<Column, number>();
-  header.forEach((raw, i) => {
-    const column = COLUMNS.find((name) => name.toLowerCase() === raw.trim().toLowerCase());
-    if (column === undefined) throw new ApiError(400, "bad_request", `Unknown CSV column "${clip(raw)}"; the columns are ${COLUMNS.join(",")}.`);
-    if (columns.has(column)) throw new ApiError(400, "bad_request", `The CSV column ${column} appears twice.`);
-    columns.set(column, i);
-  });
-  if (!columns.has("address"))
-    throw new ApiError(400, "bad_request", `The CSV must start with a header line naming its columns (${COLUMNS.join(",")}), address included.`);
-  return columns;
-}
-
-/** One record of a CSV import: aliases separated by `;`, booleans true/false/1/0/yes/no, an empty sclOverride for none. */
-function csvRow(row: number, record: string[], columns: Map<Column, number>): ImportRow {
-  const cell = (column: Column): string | undefined => {
-    const i = columns.get(column);
-    return i === undefined ? undefined : record[i];
-  };
-  const address = cell("address") ?? "";
-  if (record.length !== columns.size) return rowError(row, address, `expected ${columns.size} fields, found ${record.length}`);
-  const fields: RowFields = { address };
-  const aliases = cell("aliases");
-  if (aliases !== undefined) fields.aliases = aliases.split(";").filter((a) => a.trim() !== "");
-  const reject = cell("rejectInternet")?.trim().toLowerCase();
-  if (reject !== undefined) {
-    if (!TRUE.has(reject) && !FALSE.has(reject)) return rowError(row, address, "rejectInternet must be true, false, 1, 0, yes or no");
-    fields.rejectInternet = TRUE.has(reject);
-  }
-  const scl = cell("sclOverride")?.trim();
-  if (scl !== undefined) {
-    if (scl !== "" && !/^\d$/.test(scl)) return rowError(row, address, "sclOverride must be an integer from 0 to 9, or empty");
-    fields.sclOverride = scl === "" ? null : Number(scl);
-  }
-  return normaliseRow(row, fields);
-}
-
-/** The rows of a CSV import, read as the body streams in; rows are numbered from the first record after the header. */
-async function* csvRows(c: Context<HubEnv>): AsyncGenerator<ImportRow> {
-  const body = c.req.raw.body as ReadableStream<Uint8Array> | null;
-  let columns: Map<Column, number> | null = null;
-  let row = 0;
-  if (body !== null) {
-    for await (const record of readCsv(body, { maxRecordChars: MAX_IMPORT_RECORD_CHARS })) {
-      if (columns === null) {
-        columns = csvColumns(record);
-        continue;
-      }
-      if (++row > MAX_IMPORT_ROWS) throw new ApiError(413, "payload_too_large", `An import is limited to ${MAX_IMPORT_ROWS} rows.`);
-      yield csvRow(row, record, columns);
-    }
-  }
-  if (columns === null) csvColumns([]);
-}
-
-/**
- * Applies import rows in batches as they arrive: a batch ends when it holds IMPORT_BATCH_ADDRESSES
- * addresses, or before a row repeating an address of the batch (so a later row wins, as it would
- * one row at a time). Row errors come back in row order, the first MAX_IMPORT_ERRORS of them.
- */
-async function runImport(c: Context<HubEnv>, rows: AsyncIterable<ImportRow>): Promise<ImportSummary> {
-  const key = await hashingKey(c.env);
-  const importer = new RecipientImporter(c.env.DB, (address) => key.hashAddress(address));
-  const summary: ImportSummary = { created: 0, updated: 0, unchanged: 0, errors: [] };
-  let batch: ImportRow[] = [];
-  const inBatch = new Set<string>();
-  let addresses = 0;
-  let processed = 0;
-  const flush = async (): Promise<void> => {
-    const outcome = await importer.apply(batch.filter((r): r is RecipientUpsert => !("error" in r)));
-    summary.created += outcome.created;
-    summary.updated += outcome.updated;
-    summary.unchanged += outcome.unchanged;
-    const errors = [...batch.filter((r): r is RowError => "error" in r), ...outcome.errors].sort((a, b) => a.row - b.row);
-    for (const error of errors) {
-      if (summary.errors.length < MAX_IMPORT_ERRORS) summary.errors.push(error);
-      else summary.errorsTruncated = true;
-    }
-    processed += batch.length;
-    batch = [];
-    inBatch.clear();
-    addresses = 0;
-  };
-  try {
-    for await (const row of rows) {
-      const weight = "error" in row ? 1 : 1 + (row.aliases?.length ?? 0);
-      if (batch.length > 0 && (addresses + weight > IMPORT_BATCH_ADDRESSES || (!("error" in row) && inBatch.has(row.address)))) await flush();
-      batch.push(row);
-      addresses += weight;
-      if (!("error" in row)) inBatch.add(row.address);
-    }
-    await flush();
-  } catch (err) {
-    const done = `The first ${processed} rows were processed; the import can be sent again whole.`;
-    if (err instanceof CsvSyntaxError) throw new ApiError(400, "bad_request", `Malformed CSV at ${err.message}. ${done}`);
-    if (err instanceof ImportConflictError) throw new ApiError(409, "conflict", `A concurrent change conflicted with this import (${err.message}). ${done}`);
-    if (err instanceof ApiError && processed > 0) throw new ApiError(err.status, err.code, `${err.message} ${done}`);
-    throw err;
-  } finally {
-    if (summary.created + summary.updated > 0) requestSync(c.env, c.executionCtx);
-  }
-  return summary;
-}
-
-/** POST /api/v1/recipients — upsert many recipients: a JSON array, or CSV streamed row by row. */
-recipients.post("/", async (c) => {
-  const contentType = c.req.header("content-type") ?? "";
-  const [media = "", ...params] = contentType.split(";").map((p) => p.trim().toLowerCase());
-  const charset = params
-    .find((p) => p.startsWith("charset="))
-    ?.slice("charset=".length)
-    .replace(/"/g, "");
-  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
-    throw new ApiError(415, "unsupported_media_type", "Imports must be UTF-8.");
-  }
-  if (media === "application/json") return c.json(await runImport(c, jsonRows(c)));
-  if (media === "text/csv") return c.json(await runImport(c, csvRows(c)));
-  throw new ApiError(415, "unsupported_media_type", "Send recipients as application/json or text/csv.");
-});
-
-/** GET /api/v1/recipients?domain=&limit=&cursor= — recipients in address order. */
-recipients.get("/", async (c) => {
-  const limit = pageLimit(c.req.query("limit"));
-  const rawDomain = c.req.query("domain");
-  const domain = rawDomain === undefined || rawDomain === "" ? null : normaliseDomain(rawDomain);
-  if (domain === null && rawDomain !== undefined && rawDomain !== "") throw new ApiError(400, "bad_request", "domain is not a valid domain name");
-  const items = await listRecipients(c.env.DB, limit, decodeStringCursor(c.req.query("cursor")), domain);
-  const last = items[items.length - 1];
-  return c.json({ items, nextCursor: items.length === limit && last !== undefined ? encodeStringCursor(last.address) : null });
-});
-
-/** GET /api/v1/recipients/{address} — the recipient an address (primary or alias) delivers to. */
-recipients.get("/:address", async (c) => {
-  const recipient = await findRecipient(c.env.DB, addressParam(c.req.param("address")));
-  if (recipient === null) throw new ApiError(404, "not_found", "No recipient has this address.");
-  return c.json(recipient);
-});
-
-/** DELETE /api/v1/recipients/{address} — delete a recipient by its primary address, aliases included. */
-recipients.delete("/:address", async (c) => {
-  if (!(await deleteRecipient(c.env.DB, addressParam(c.req.param("address"))))) throw new ApiError(404, "not_found", "No recipient has this primary address.");
-  requestSync(c.env, c.executionCtx);
-  return c.body(null, 204);
-});
+recipients.openapi(
+  route("admin", {
+    method: "delete",
+    path: "/{address}",
+    tags: ["Recipients"],
+    summary: "Delete a recipient",
+    description: "Deletes a recipient by its primary address, aliases included.",
+    request: { params: AddressParams },
+    responses: { 204: NO_CONTENT, ...ERRORS },
+  }),
+  async (c) => {
+    const address = addressParam(c.req.valid("param").address);
+    if (!(await deleteRecipient(c.env.DB, address))) throw new ApiError(404, "not_found", "No recipient has this primary address.");
+    requestSync(c.env, c.executionCtx);
+    noteChange(c, `deleted recipient ${maskAddress(address)} with its aliases`, maskAddress(address));
+    return c.body(null, 204);
+  },
+);
