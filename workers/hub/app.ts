@@ -12,6 +12,7 @@ import { policies } from "./api/policies.ts";
 import { recipients } from "./api/recipients.ts";
 import { sync } from "./api/sync.ts";
 import { tokens } from "./api/tokens.ts";
+import { requireAccess } from "./auth/access.ts";
 import { dashboard } from "./dashboard/index.ts";
 import type { Role } from "./auth/roles.ts";
 import { hubPing } from "./health.ts";
@@ -37,12 +38,22 @@ export type HubEnv = { Bindings: Env; Variables: HubVariables };
 /**
  * The hub's HTTP face: admin API under /api/v1 (bearer token with a role; its OpenAPI document and
  * interactive docs need none); the operator dashboard at the root (its own session login);
- * delivery from edges under /_portcullis (signed, no token); health without either.
+ * delivery from edges under /_portcullis (signed, no token); health without either. With
+ * Cloudflare Access configured, everything but health and the edges' paths also needs Access's
+ * assertion.
  */
 export const app = new OpenAPIHono<HubEnv>();
 
 app.onError(onError);
 app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
+
+/** What Cloudflare Access does not guard: health probes, and the edges' signed requests (machines, with their own authentication). */
+const ACCESS_EXEMPT = /^\/(healthz|api\/v1\/health|_portcullis\/.*)$/;
+
+// Cloudflare Access first (a no-op unless ACCESS_TEAM_DOMAIN and ACCESS_AUD are set), in front of
+// everything people use: the admin API, its docs and the dashboard (at the root, whatever its paths).
+const access = requireAccess();
+app.use("*", async (c, next) => (ACCESS_EXEMPT.test(c.req.path) ? next() : access(c, next)));
 
 app.get("/api/v1/health", (c) => c.json({ status: "ok", service: "portcullis-hub" }));
 

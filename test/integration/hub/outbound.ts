@@ -1,7 +1,7 @@
 /**
  * The hub test project's outbound fetches (vitest.config.ts, `outboundService`), run by vitest in
- * Node. `https://webhook.test/…` is a webhook receiver for the onward tests; everything else goes
- * to the third edge (EdgeSync over signed HTTPS).
+ * Node. `https://webhook.test/…` is a webhook receiver for the onward tests, `https://<team>.cloudflareaccess.com`
+ * an Access team for the Access tests; everything else goes to the third edge (EdgeSync over signed HTTPS).
  *
  * The receiver records every request under its path and answers by the path's last segment:
  *   …/ok        200
@@ -52,10 +52,35 @@ async function webhookReceiver(request: Request): Promise<Response> {
   return new Response("ok");
 }
 
+/**
+ * Cloudflare Access teams for the Access tests (`https://<team>.cloudflareaccess.com`): a test
+ * publishes its team's signing keys with `PUT /_test/keys` ({"keys": [JWK…]}); the hub fetches them
+ * from `GET /cdn-cgi/access/certs`, as from Access itself; `GET /_test/fetches` says how often it did.
+ * Tests use a team name each, so files running side by side never share keys.
+ */
+const accessTeams = new Map<string, { keys: unknown[]; fetches: number }>();
+
+async function accessTeam(request: Request, host: string): Promise<Response> {
+  const url = new URL(request.url);
+  const team = accessTeams.get(host) ?? { keys: [], fetches: 0 };
+  accessTeams.set(host, team);
+  if (url.pathname === "/_test/keys" && request.method === "PUT") {
+    team.keys = ((await request.json()) as { keys: unknown[] }).keys;
+    return new Response(null, { status: 204 });
+  }
+  if (url.pathname === "/_test/fetches") return Response.json({ fetches: team.fetches });
+  if (url.pathname === "/cdn-cgi/access/certs") {
+    team.fetches++;
+    return Response.json({ keys: team.keys, public_cert: { kid: "unused", cert: "" }, public_certs: [] });
+  }
+  return new Response("not found", { status: 404 });
+}
+
 /** The outbound function: `mf` is the test file's Miniflare instance (typed loosely: this module also compiles against workers types). */
 export async function hubOutbound(request: Request, mf: unknown): Promise<Response> {
   const host = new URL(request.url).hostname;
   if (host === "webhook.test") return webhookReceiver(request);
+  if (host.endsWith(".cloudflareaccess.com")) return accessTeam(request, host);
   // A host that never answers: the network fails, as for an edge whose deployment is gone.
   if (host === "unreachable.test") throw new Error("connect ECONNREFUSED unreachable.test:443");
   return (await (mf as MiniflareLike).getWorker("portcullis-edge-3")).fetch(request);
