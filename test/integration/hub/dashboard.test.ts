@@ -157,17 +157,28 @@ async function signedIn(origin?: string): Promise<Browser> {
   return b;
 }
 
-/** A browser holding a session with `role`, signed with the dashboard's key (as a login with a token of that role would leave it). */
-async function withRole(role: Session["role"], exp = Math.floor(Date.now() / 1000) + 3600): Promise<Browser> {
+/** A browser holding a session cookie made here, signed with the dashboard's key: the bootstrap admin's unless told otherwise. */
+async function minted(session: Partial<Session> = {}): Promise<Browser> {
   const b = new Browser();
-  const cookie = await generateSignedCookie(
-    "portcullis-session",
-    encodeSession({ sid: crypto.randomUUID(), role, tid: `test-${role}`, name: `test ${role}`, exp }),
-    await sessionKey(env),
-  );
+  const full: Session = { sid: crypto.randomUUID(), role: "admin", tid: "bootstrap", name: "bootstrap", exp: Math.floor(Date.now() / 1000) + 3600, ...session };
+  const cookie = await generateSignedCookie("portcullis-session", encodeSession(full), await sessionKey(env));
   const pair = cookie.split(";")[0]!;
   b.cookies.set(pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1));
   return b;
+}
+
+/** A browser signed in with a new API token of `role` (created through the admin API); with the token's id. */
+async function withRole(role: Session["role"]): Promise<Browser & { tokenId: string }> {
+  const res = await api("/api/v1/tokens", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: `dashboard ${role} ${crypto.randomUUID().slice(0, 8)}`, role }),
+  });
+  expect(res.status).toBe(201);
+  const { id, token } = (await res.json()) as { id: string; token: string };
+  const b = new Browser();
+  expect((await b.login(token)).status).toBe(303);
+  return Object.assign(b, { tokenId: id });
 }
 
 function json(body: unknown): RequestInit {
@@ -380,8 +391,29 @@ describe("dashboard: login", () => {
     const forged = encodeSession({ ...session, exp: session.exp + 86_400 });
     b.cookies.set("portcullis-session", encodeURIComponent(`${forged}.${signature}`));
     expect((await b.get("/")).status).toBe(303);
-    const expired = await withRole("admin", Math.floor(Date.now() / 1000) - 1);
-    expect((await expired.get("/")).status).toBe(303);
+    expect((await (await minted()).get("/")).status).toBe(200);
+    expect((await (await minted({ exp: Math.floor(Date.now() / 1000) - 1 })).get("/")).status).toBe(303);
+    // A cookie naming a token the hub does not know is no session either.
+    expect((await (await minted({ tid: "no-such-token", role: "operator" })).get("/")).status).toBe(303);
+  });
+
+  it("signs in with an API token in the token's role, and the session ends when the token is revoked or expires", async () => {
+    const reader = await withRole("read-only");
+    const page = await (await reader.get("/")).text();
+    expect(page).toMatch(/<span data-role="read-only">dashboard read-only [0-9a-f]{8} \(read-only\)<\/span>/);
+    expect((await api(`/api/v1/tokens/${reader.tokenId}`, { method: "DELETE" })).ok).toBe(true);
+    const after = await reader.get("/queues");
+    expect(after.status).toBe(303);
+    expect(after.headers.get("location")).toMatch(/^\/login\?/);
+    // The login page does not send it back to where it was going (no redirect loop).
+    expect((await reader.get("/login")).status).toBe(200);
+
+    const operator = await withRole("operator");
+    expect((await operator.get("/")).status).toBe(200);
+    await env.DB.prepare("UPDATE api_tokens SET expires_at = ? WHERE id = ?")
+      .bind(new Date(Date.now() - 1000).toISOString(), operator.tokenId)
+      .run();
+    expect((await operator.get("/")).status).toBe(303);
   });
 
   it("signs out with the session's CSRF token only", async () => {

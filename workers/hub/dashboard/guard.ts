@@ -2,8 +2,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { every } from "hono/combine";
 import { NONCE, secureHeaders, type SecureHeadersVariables } from "hono/secure-headers";
-import type { Role } from "../api/openapi.ts";
-import { allows } from "./auth.ts";
+import { type Role, roleAllows } from "../auth/roles.ts";
+import { tokenStillValid } from "./auth.ts";
 import { DashboardError } from "./errors.ts";
 import { MAX_FORM_BYTES } from "./limits.ts";
 import { csrfToken, csrfValid, readSession, type Session } from "./session.ts";
@@ -74,12 +74,21 @@ export async function readFormFields(c: Context<DashboardEnv>): Promise<Record<s
 }
 
 /**
+ * The request's session, if its cookie verifies, it has not expired, and its token still stands
+ * (revoking or expiring a token ends its sessions at once).
+ */
+export async function currentSession(c: Context<DashboardEnv>): Promise<Session | null> {
+  const session = await readSession(c);
+  return session !== null && (await tokenStillValid(c.env.DB, session)) ? session : null;
+}
+
+/**
  * A signed-in page: no session → to the login page (or 401 for a POST); a role below `role` → 403.
  * Leaves the session and its CSRF token on the context.
  */
 export function signedIn(role: Role): MiddlewareHandler<DashboardEnv> {
   return async (c, next) => {
-    const session = await readSession(c);
+    const session = await currentSession(c);
     if (session === null) {
       if (c.req.method === "GET") {
         const url = new URL(c.req.url);
@@ -87,7 +96,7 @@ export function signedIn(role: Role): MiddlewareHandler<DashboardEnv> {
       }
       throw new DashboardError(401, "Your session has ended: sign in again.");
     }
-    if (!allows(session.role, role)) throw new DashboardError(403, `This needs the ${role} role; you are signed in as ${session.role}.`);
+    if (!roleAllows(session.role, role)) throw new DashboardError(403, `This needs the ${role} role; you are signed in as ${session.role}.`);
     c.set("session", session);
     c.set("csrf", await csrfToken(c.env, session.sid));
     await next();

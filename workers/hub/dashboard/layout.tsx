@@ -3,8 +3,7 @@ import { html } from "hono/html";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Role } from "../api/openapi.ts";
-import { allows } from "./auth.ts";
+import { type Role, roleAllows } from "../auth/roles.ts";
 import type { Session } from "./session.ts";
 
 /** The pages in the navigation bar, in order. */
@@ -137,7 +136,7 @@ export const Bare: FC<PropsWithChildren<{ title: string; nonce: string | undefin
 
 /** Renders its children only for a session whose role allows `role` (read-only users see no action buttons). */
 export const IfRole: FC<PropsWithChildren<{ session: Session; role: Role }>> = ({ session, role, children }) => (
-  <>{allows(session.role, role) ? children : null}</>
+  <>{roleAllows(session.role, role) ? children : null}</>
 );
 
 /** An ISO time as `2026-11-21 07:58:31Z` (UTC, like every time the hub stores), or a dash. */

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import type { CookieOptions } from "hono/utils/cookie";
-import { ROLES, type Role } from "../api/openapi.ts";
+import { isRole, type Role } from "../auth/roles.ts";
 import { DashboardError } from "./errors.ts";
 import { LOGIN_FORM_TTL_SECONDS, SESSION_TTL_SECONDS } from "./limits.ts";
 
@@ -96,8 +96,8 @@ function decodeSession(value: string): Session | null {
     const json = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(value.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0)))) as unknown;
     if (typeof json !== "object" || json === null) return null;
     const { sid, role, tid, name, exp } = json as Record<string, unknown>;
-    if (typeof sid !== "string" || typeof tid !== "string" || typeof name !== "string" || typeof exp !== "number" || !ROLES.includes(role as Role)) return null;
-    return { sid, role: role as Role, tid, name, exp };
+    if (typeof sid !== "string" || typeof tid !== "string" || typeof name !== "string" || typeof exp !== "number" || !isRole(role)) return null;
+    return { sid, role, tid, name, exp };
   } catch {
     return null;
   }

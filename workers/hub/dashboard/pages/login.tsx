@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { tokenHolder } from "../auth.ts";
-import { action, type DashboardEnv, noStore, pageHeaders, readForm, readFormFields, sameOrigin } from "../guard.ts";
+import { action, currentSession, type DashboardEnv, noStore, pageHeaders, readForm, readFormFields, sameOrigin } from "../guard.ts";
 import { Bare, Csrf, render } from "../layout.tsx";
 import { MAX_FIELD_CHARS } from "../limits.ts";
-import { endLoginForm, endSession, loginFormValid, readSession, startLoginForm, startSession } from "../session.ts";
+import { endLoginForm, endSession, loginFormValid, startLoginForm, startSession } from "../session.ts";
 
 /** Where to go after signing in: a path on this site only (never `//host` or a full URL), and never back to the login page. */
 export function safeNext(raw: string | undefined): string {
@@ -46,7 +46,7 @@ export function loginRoutes(): Hono<DashboardEnv> {
 
   r.get("/login", pageHeaders, noStore, async (c) => {
     const next = safeNext(c.req.query("next"));
-    if ((await readSession(c)) !== null) return c.redirect(next, 303);
+    if ((await currentSession(c)) !== null) return c.redirect(next, 303);
     return render(c, <LoginForm csrf={await startLoginForm(c)} next={next} error={null} nonce={c.var.secureHeadersNonce} />);
   });
 
@@ -56,7 +56,7 @@ export function loginRoutes(): Hono<DashboardEnv> {
     const again = async (status: 401 | 403, error: string) =>
       render(c, <LoginForm csrf={await startLoginForm(c)} next={next} error={error} nonce={c.var.secureHeadersNonce} />, status);
     if (!(await loginFormValid(c, form._csrf))) return again(403, "The sign-in form expired or was not sent from this page. Try again.");
-    const holder = await tokenHolder(c.env, (form.token ?? "").trim());
+    const holder = await tokenHolder(c.env, c.executionCtx, (form.token ?? "").trim());
     if (holder === null) return again(401, "That token was not accepted.");
     endLoginForm(c);
     await startSession(c, holder);
