@@ -3,7 +3,9 @@ import { env, exports } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MAX_RELAY_MESSAGE_BYTES } from "../../../shared/relay/limits.ts";
 import type { RelayLimiter } from "../../../workers/edge/relay/limiter.do.ts";
+import { blobKey } from "../../../workers/edge/directory.ts";
 import { storedBySubject } from "../../helpers/delivery.ts";
+import { publish, snapshotOf } from "../../helpers/edge-directory.ts";
 import { migrateHub } from "../../helpers/hub.ts";
 import { buildMessage } from "../../helpers/mail.ts";
 import { CLIENT_IP, RELAY_KEY, relay, relayClient, relayRequest, storedRaw, useRelay } from "../../helpers/relay.ts";
@@ -278,6 +280,22 @@ describe("relay: errors are a status and a JSON error", () => {
     const declared = relayRequest(buildMessage({ from: "app@example.com" }), { headers: { "content-length": String(MAX_RELAY_MESSAGE_BYTES + 1) } });
     expectError(await relay(declared), 413, "too_large");
     expect((await relay(relayRequest(message({ text: "small" })))).status).toBe(200);
+  });
+
+  it("answers 503 when a directory shard cannot be read, and refuses no recipient for it", async () => {
+    const snapshot = await snapshotOf({
+      domains: ["example.com"],
+      recipients: ["alice@example.com", `only-here-${crypto.randomUUID()}@example.com`],
+      policies: { "relay-clients": [await relayClient()] },
+    });
+    expect((await publish(snapshot)).status).toBe("committed");
+    for (const hash of snapshot.manifest.recipients.shards) await env.DIRECTORY.delete(blobKey(hash));
+    const m = message();
+    const result = await relay(relayRequest(m));
+    expectError(result, 503, "unavailable");
+    expect(result.body.error?.message).toMatch(/directory/);
+    expect(result.headers.get("retry-after")).toBe("30");
+    expect(await storedBySubject(m.subject)).toBe(0);
   });
 
   it("answers 503 with Retry-After when the edge cannot keep rate limits", async () => {

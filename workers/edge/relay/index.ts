@@ -263,7 +263,14 @@ async function submit(request: Request, env: Env, ctx: Pick<ExecutionContext, "w
   const deliveryId = await deliveryIdFor(client, key);
   facts.deliveryId = deliveryId;
   facts.size = signed.raw.length;
-  const plan = await planRecipients(directory, message.recipients);
+  let plan;
+  try {
+    plan = await planRecipients(directory, message.recipients);
+  } catch (err) {
+    // A shard the snapshot names cannot be read: a transient problem, never a reason to refuse recipients.
+    console.error(JSON.stringify({ event: "directory_unavailable", error: String(err) }));
+    throw new RelayError(503, "unavailable", "The edge cannot read its directory right now; try again later.", RETRY_AFTER_SECONDS);
+  }
   const connector = plan.external.length === 0 ? null : await connectorFor(directory);
   const delivery: Delivery = {
     deliveryId,
