@@ -119,20 +119,27 @@ function slotOf(hash: number, shift: number): number {
 function scoringTable(model: BayesModel): ScoringTable {
   let table = tables.get(model);
   if (table !== undefined) return table;
-  const clues: number[] = [];
-  for (let i = 0; i < model.hashes.length; i++) {
-    if (Math.abs(tokenProbability(model, model.spam[i]!, model.ham[i]!) - 0.5) >= MIN_PROB_STRENGTH) clues.push(i);
+  // One pass for every token's probability, keeping the clues' indexes.
+  const n = model.hashes.length;
+  const probs = new Float64Array(n);
+  const clues = new Int32Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const p = tokenProbability(model, model.spam[i]!, model.ham[i]!);
+    probs[i] = p;
+    if (Math.abs(p - 0.5) >= MIN_PROB_STRENGTH) clues[count++] = i;
   }
   // At most 80% full: the presence map sends few unknown tokens here, and a known one is found
   // within a probe or three, in the same or the next cache line.
   let bits = 1;
-  while (1 << bits < clues.length * 1.25) bits++;
+  while (1 << bits < count * 1.25) bits++;
   const size = 1 << bits;
   const slots = new Int32Array(size * 2);
   const present = new Int32Array(1 << (PRESENT_BITS - 5));
-  const numbers = new Float64Array(clues.length * 3);
-  for (const [k, i] of clues.entries()) {
-    const p = tokenProbability(model, model.spam[i]!, model.ham[i]!);
+  const numbers = new Float64Array(count * 3);
+  for (let k = 0; k < count; k++) {
+    const i = clues[k]!;
+    const p = probs[i]!;
     numbers[k * 3] = p;
     numbers[k * 3 + 1] = Math.log(p);
     numbers[k * 3 + 2] = Math.log(1 - p);
@@ -144,7 +151,7 @@ function scoringTable(model: BayesModel): ScoringTable {
     slots[slot * 2] = hash;
     slots[slot * 2 + 1] = k + 1;
   }
-  table = { present, slots, mask: size - 1, shift: 32 - bits, numbers, taken: new Uint32Array(clues.length), collections: 0 };
+  table = { present, slots, mask: size - 1, shift: 32 - bits, numbers, taken: new Uint32Array(count), collections: 0 };
   tables.set(model, table);
   return table;
 }
