@@ -153,6 +153,26 @@ describe("relay clients API", () => {
   });
 });
 
+describe("relay clients in the hub's admin API", () => {
+  it("are served at /api/v1/relay-clients, creating for admins only, listing for read-only tokens too", async () => {
+    const created = await api("/api/v1/relay-clients", { method: "POST", body: JSON.stringify(SHAREPOINT) });
+    expect(created.status).toBe(201);
+    const { key, id } = (await created.json()) as ClientView;
+    expect(key).toMatch(/^pcr_/);
+    const minted = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify({ name: "viewer", role: "read-only" }) });
+    expect(minted.status).toBe(201);
+    const viewer = ((await minted.json()) as { token: string }).token;
+    const list = await api("/api/v1/relay-clients", { token: viewer });
+    expect(list.status).toBe(200);
+    expect(((await list.json()) as { items: ClientView[] }).items.map((c) => c.id)).toContain(id);
+    expect((await api("/api/v1/relay-clients", { method: "POST", body: JSON.stringify(SHAREPOINT), token: viewer })).status).toBe(403);
+    expect((await api(`/api/v1/relay-clients/${id}`, { method: "DELETE", token: viewer })).status).toBe(403);
+    const doc = (await (await api("/api/v1/openapi.json")).json()) as { paths: Record<string, Record<string, { "x-portcullis-role"?: string }>> };
+    expect(doc.paths["/api/v1/relay-clients"]?.post?.["x-portcullis-role"]).toBe("admin");
+    expect(doc.paths["/api/v1/relay-clients"]?.get?.["x-portcullis-role"]).toBe("read-only");
+  });
+});
+
 describe("relay clients reach the edges", () => {
   it("asks for a sync after every change", async () => {
     let id = "";
