@@ -167,6 +167,10 @@ describe("relay clients in the hub's admin API", () => {
     expect(((await list.json()) as { items: ClientView[] }).items.map((c) => c.id)).toContain(id);
     expect((await api("/api/v1/relay-clients", { method: "POST", body: JSON.stringify(SHAREPOINT), token: viewer })).status).toBe(403);
     expect((await api(`/api/v1/relay-clients/${id}`, { method: "DELETE", token: viewer })).status).toBe(403);
+    // The audit log names the change, never the key.
+    const audit = await (await api("/api/v1/audit")).text();
+    expect(audit).toContain(`created relay client \\"SharePoint\\"`);
+    expect(audit).not.toContain(key!);
     const doc = (await (await api("/api/v1/openapi.json")).json()) as { paths: Record<string, Record<string, { "x-portcullis-role"?: string }>> };
     expect(doc.paths["/api/v1/relay-clients"]?.post?.["x-portcullis-role"]).toBe("admin");
     expect(doc.paths["/api/v1/relay-clients"]?.get?.["x-portcullis-role"]).toBe("read-only");

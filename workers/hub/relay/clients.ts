@@ -4,6 +4,7 @@ import { readBounded, TooLargeError } from "../../../shared/bytes.ts";
 import { validatePolicy } from "../../../shared/policy.ts";
 import { DEFAULT_RELAY_RATE_PER_MINUTE, MAX_RELAY_MESSAGE_BYTES } from "../../../shared/relay/limits.ts";
 import type { HubEnv } from "../app.ts";
+import { noteChange } from "../api/audit.ts";
 import { ApiError } from "../api/errors.ts";
 import { ERRORS, ErrorBody, json, route, router } from "../api/openapi.ts";
 import { requestSync } from "../sync/trigger.ts";
@@ -179,6 +180,7 @@ relayClients.openapi(
       createdAt: new Date().toISOString(),
     });
     await change(c, (clients) => ({ clients: [...clients, client], result: null }));
+    noteChange(c, `created relay client "${client.name}"`, client.id);
     return c.json({ ...view(client), key }, 201);
   },
 );
@@ -231,6 +233,7 @@ relayClients.openapi(
       const next = checked({ ...rest, ...(maxMessageBytes === null || maxMessageBytes === undefined ? {} : { maxMessageBytes }) });
       return { clients: clients.map((x, j) => (j === i ? next : x)), result: next };
     });
+    noteChange(c, `changed relay client "${updated.name}" (${Object.keys(body).join(", ") || "nothing"})`, updated.id);
     return c.json(view(updated), 200);
   },
 );
@@ -255,6 +258,7 @@ relayClients.openapi(
       const next = { ...clients[i]!, keyHash };
       return { clients: clients.map((x, j) => (j === i ? next : x)), result: next };
     });
+    noteChange(c, `gave relay client "${updated.name}" a new key`, updated.id);
     return c.json({ ...view(updated), key }, 200);
   },
 );
@@ -271,10 +275,12 @@ relayClients.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    await change(c, (clients) => {
-      if (!clients.some((x) => x.id === id)) throw notFound();
-      return { clients: clients.filter((x) => x.id !== id), result: null };
+    const removed = await change(c, (clients) => {
+      const client = clients.find((x) => x.id === id);
+      if (client === undefined) throw notFound();
+      return { clients: clients.filter((x) => x.id !== id), result: client };
     });
+    noteChange(c, `deleted relay client "${removed.name}"`, id);
     return c.body(null, 204);
   },
 );
