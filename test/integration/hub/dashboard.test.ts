@@ -506,6 +506,9 @@ describe("dashboard: pages", () => {
     expect(await conflict.text()).toContain("the message is dead");
     expect((await b.post(`/queues/edge-a/${item.deliveryId}/delete`, { _csrf: csrf, reason: "spam run", state: "dead" })).status).toBe(303);
     expect(spoolCalls).toContain(`delete ${item.deliveryId} spam run`);
+    // The same audit log as the admin API's changes.
+    const logged = await env.DB.prepare("SELECT actor_name, summary, object_id FROM audit_log WHERE object_id = ?").bind(item.deliveryId).first();
+    expect(logged).toMatchObject({ actor_name: "bootstrap", summary: expect.stringMatching(/^dashboard: delete spooled message .* spam run$/) });
     expect((await b.post(`/queues/no-such-edge/${item.deliveryId}/retry`, { _csrf: csrf })).status).toBe(404);
   });
 
@@ -545,6 +548,11 @@ describe("dashboard: pages", () => {
 
     expect((await b.post(`/quarantine/${deleted}/delete`, { _csrf: csrf })).status).toBe(303);
     expect((await getStoredMessage(env.DB, deleted))!.action).toBe("deleted");
+    const audited = await env.DB.prepare("SELECT summary FROM audit_log WHERE object_id IN (?, ?) ORDER BY id").bind(String(released), String(deleted)).all();
+    expect(audited.results.map((r) => r.summary)).toEqual([
+      `dashboard: released quarantined message ${released}`,
+      `dashboard: deleted quarantined message ${deleted}`,
+    ]);
     const again = await b.post(`/quarantine/${deleted}/release`, { _csrf: csrf });
     expect(again.status).toBe(409);
     expect(await again.text()).toContain("was deleted");

@@ -4,6 +4,7 @@ import { safePreview } from "../../quarantine/preview.ts";
 import { ACTOR_MAX_CHARS } from "../../quarantine/limits.ts";
 import { deleteQuarantined, releaseMessage } from "../../quarantine/release.ts";
 import { getStoredMessage, listQuarantine, type QuarantineItem } from "../../quarantine/store.ts";
+import { auditDashboardChange } from "../audit.ts";
 import { DashboardError } from "../errors.ts";
 import { action, type DashboardEnv, page } from "../guard.ts";
 import { Badge, bytes, Csrf, IfRole, Page, render, when } from "../layout.tsx";
@@ -241,6 +242,7 @@ export function quarantineRoutes(): Hono<DashboardEnv> {
     if (verb === "release") await releaseMessage(c.env, id, by);
     else await deleteQuarantined(c.env, id, by);
     console.log(JSON.stringify({ event: "dashboard_quarantine_action", action: verb, messageId: id, token: c.var.session.tid }));
+    await auditDashboardChange(c, `${verb === "release" ? "released" : "deleted"} quarantined message ${id}`, String(id));
     return c.redirect(`/quarantine?done=${verb}`, 303);
   });
 

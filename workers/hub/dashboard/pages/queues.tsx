@@ -3,6 +3,7 @@ import { DELIVERY_ID } from "../../../../shared/delivery.ts";
 import { SPOOL_STATES, type SpoolActionResult, type SpoolItem, type SpoolState } from "../../../../shared/delivery/spool-api.ts";
 import { getEdge, listEdges } from "../../db/edges.ts";
 import { type EdgeClientOf, askEdge, spoolSummaries, type SpoolSummaryRow } from "../edges.ts";
+import { auditDashboardChange } from "../audit.ts";
 import { DashboardError } from "../errors.ts";
 import { action, type DashboardEnv, page } from "../guard.ts";
 import { Badge, Csrf, IfRole, Page, bytes, render, when } from "../layout.tsx";
@@ -204,6 +205,7 @@ export function queueRoutes(clientOf: EdgeClientOf): Hono<DashboardEnv> {
     if (!answer.value.ok)
       throw new DashboardError(answer.value.error === "not_found" ? 404 : answer.value.error === "conflict" ? 409 : 400, answer.value.message);
     console.log(JSON.stringify({ event: "dashboard_spool_action", action: verb, edge: edge.id, deliveryId: id, token: c.var.session.tid }));
+    await auditDashboardChange(c, `${verb} spooled message ${id} on edge ${edge.id}${verb === "delete" ? `: ${reason}` : ""}`, id);
     return c.redirect(queueUrl(edge.id, stateOf(c.var.form.state), { done: verb }), 303);
   });
 

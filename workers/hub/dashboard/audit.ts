@@ -1,0 +1,28 @@
+import type { Context } from "hono";
+import { insertAudit } from "../auth/audit-log.ts";
+import { MAX_AUDIT_SUMMARY_CHARS } from "../auth/limits.ts";
+import { maskPath } from "../auth/redact.ts";
+import type { DashboardEnv } from "./guard.ts";
+
+/**
+ * Records a change made through the dashboard in the same audit log as the admin API's changes:
+ * the session's token id, name and role, the form's path, a summary and the object it touched. A
+ * failing insert never undoes the change: the entry is written to the log instead.
+ */
+export async function auditDashboardChange(c: Context<DashboardEnv>, summary: string, objectId: string): Promise<void> {
+  const { tid, name, role } = c.var.session;
+  const entry = {
+    at: new Date().toISOString(),
+    actor: { id: tid, name, role, accessIdentity: null },
+    method: c.req.method,
+    path: maskPath(c.req.path),
+    summary: `dashboard: ${summary}`.slice(0, MAX_AUDIT_SUMMARY_CHARS),
+    objectId,
+    status: 303,
+  };
+  try {
+    await insertAudit(c.env.DB, entry);
+  } catch (err) {
+    console.error(JSON.stringify({ event: "audit_write_failed", error: String(err), entry }));
+  }
+}
