@@ -142,6 +142,23 @@ export class HubClient {
     return { status: res.status, body: parsed as T };
   }
 
+  /** A GET whose answer is not JSON (a CSV export): the body as text. Errors as for {@link request}. */
+  async text(apiPath: string, query: RequestOptions["query"] = {}, accept = "text/csv"): Promise<string> {
+    let res: Response;
+    try {
+      res = await fetch(this.url(apiPath, query), {
+        headers: { authorization: `Bearer ${this.#token}`, accept },
+        redirect: "manual",
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new HubUnreachableError(`cannot reach the hub at ${this.hub}: ${describeFetchError(err)}`);
+    }
+    if (res.ok) return res.text();
+    // Not a success: the usual JSON error handling (a redirect, the API's error body).
+    return (await this.request<string>("GET", apiPath, { query })).body;
+  }
+
   async get<T = unknown>(apiPath: string, query?: RequestOptions["query"]): Promise<T> {
     return (await this.request<T>("GET", apiPath, { query })).body;
   }

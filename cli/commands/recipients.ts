@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { API_EXIT } from "../api.ts";
 import { count, JsonListWriter, when } from "../format.ts";
 import type { Io } from "../output.ts";
@@ -9,6 +10,7 @@ import { importRecipients } from "./recipients-import.ts";
 export const RECIPIENTS_USAGE = `Usage: portcullis recipients list [--domain DOMAIN] [--limit N] [--json]
        portcullis recipients show ADDRESS [--json]
        portcullis recipients import FILE.csv|FILE.json [--format csv|json] [--json]
+       portcullis recipients export [--domain DOMAIN] [--out FILE.csv]
        portcullis recipients remove ADDRESS [--yes] [--json]
 
 The recipients the edges accept mail for.
@@ -21,6 +23,8 @@ The recipients the edges accept mail for.
            when stderr is not a terminal, none with --json), then a summary: created, updated,
            unchanged, errors and the first rows refused. Exit 2 if any row was refused.
            Importing the same file again is safe.
+  export   every recipient (or one domain's) as CSV in the import format, to stdout or --out FILE;
+           importing the file again changes nothing
   remove   delete a recipient by its primary address, aliases included
 Common options: --profile NAME, --json.`;
 
@@ -96,4 +100,18 @@ async function remove(argv: string[], io: Io): Promise<number> {
   return API_EXIT.ok;
 }
 
-export const recipients = group("recipients", { list, show, import: importFile, remove });
+async function exportCsv(argv: string[], io: Io): Promise<number> {
+  const { values, positionals: rest } = parse(argv, { domain: { type: "string" }, out: { type: "string" } });
+  positionals(rest, []);
+  const client = await connect(io, values.profile);
+  const csv = await client.text("/recipients/export", { domain: values.domain });
+  const rows = Math.max(0, csv.split("\r\n").filter((l) => l !== "").length - 1);
+  if (values.out === undefined) io.out(csv.replace(/\r\n$/, ""));
+  else {
+    await writeFile(values.out, csv, { mode: 0o600 });
+    io.err(`${count(rows)} recipients written to ${values.out}`);
+  }
+  return API_EXIT.ok;
+}
+
+export const recipients = group("recipients", { list, show, import: importFile, export: exportCsv, remove });

@@ -245,6 +245,18 @@ describe("portcullis recipients", () => {
     const limited = await cliJson<{ items: unknown[] }>(["recipients", "list", "--domain", "pages.test", "--limit", "3"]);
     expect(limited.json.items).toHaveLength(3);
 
+    const exported = path.join(work, "pages-export.csv");
+    const exportRun = await cli(["recipients", "export", "--domain", "pages.test", "--out", exported]);
+    expect(exportRun.code).toBe(0);
+    expect(exportRun.stderr).toMatch(/1,201 recipients written to/);
+    const csv = (await readFile(exported, "utf8")).split("\r\n");
+    expect(csv[0]).toBe("address,aliases,rejectInternet,sclOverride");
+    expect(csv).toContain("p0007@pages.test,seven@pages.test,false,");
+    expect((await stat(exported)).mode & 0o777).toBe(0o600);
+    const reimport = await cliJson<{ unchanged: number; created: number }>(["recipients", "import", exported]);
+    expect(reimport.json).toMatchObject({ unchanged: 1_201, created: 0 });
+    expect((await cli(["recipients", "export", "--domain", "pages.test"])).stdout.split(/\r?\n/)[8]).toBe("p0007@pages.test,seven@pages.test,false,");
+
     const show = await cli(["recipients", "show", "seven@pages.test"]);
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/^address\s+p0007@pages\.test$/m);
