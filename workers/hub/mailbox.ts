@@ -1,13 +1,10 @@
 import { DELIVERY_ID, type Delivery, type IngestResult } from "../../shared/delivery.ts";
-import { domainOf, normaliseAddress } from "../../shared/directory/address.ts";
 import { sha256Hex } from "../../shared/directory/hash.ts";
 import { MAX_MESSAGE_BYTES, MAX_RECIPIENTS } from "../../shared/limits.ts";
-import { routesForDomains } from "./db/domains.ts";
 import { insertMessageStatement, messageIdForDelivery } from "./db/messages.ts";
 import { insertOnwardStatement, type NewOnward } from "./db/onward.ts";
-import { ONWARD_EXPIRE_SECONDS } from "./onward/limits.ts";
 import { enqueueOnward } from "./onward/queue.ts";
-import { onwardTarget } from "./onward/route.ts";
+import { onwardStepsFor } from "./onward/steps.ts";
 
 /** A hand-over the hub refuses outright (not transient: retrying the same payload cannot help). */
 export class InvalidDeliveryError extends Error {
@@ -35,38 +32,9 @@ function validate(d: Delivery): void {
   if (typeof d.verdict.scl !== "number" || !Array.isArray(d.verdict.agents)) throw new InvalidDeliveryError("verdict needs scl and agents");
 }
 
-/**
- * The onward steps of an accepted delivery: one per distinct route among its recipients'
- * domains (several domains may share a route), each with the recipients it serves. Quarantined
- * mail has none: it stays in the quarantine until an operator acts.
- */
+/** The onward steps of an accepted delivery; quarantined mail has none (it stays in the quarantine until an operator acts). */
 async function onwardSteps(db: D1Database, d: Delivery, now: number): Promise<NewOnward[]> {
-  if (d.verdict.action !== "accept") return [];
-  const byDomain = new Map<string, string[]>();
-  for (const to of d.envelope.to) {
-    const address = normaliseAddress(to);
-    if (address === null) continue;
-    const domain = domainOf(address);
-    byDomain.set(domain, [...(byDomain.get(domain) ?? []), to]);
-  }
-  const routes = await routesForDomains(db, [...byDomain.keys()]);
-  const steps = new Map<string, NewOnward>();
-  for (const [domain, recipients] of byDomain) {
-    const route = routes.get(domain);
-    const target = route === undefined ? null : onwardTarget(route);
-    if (target === null) continue;
-    const step = steps.get(target.key);
-    if (step !== undefined) step.recipients.push(...recipients);
-    else {
-      steps.set(target.key, {
-        ...target,
-        recipients: [...recipients],
-        nextAttemptAt: new Date(now).toISOString(),
-        expiresAt: new Date(now + ONWARD_EXPIRE_SECONDS * 1000).toISOString(),
-      });
-    }
-  }
-  return [...steps.values()];
+  return d.verdict.action === "accept" ? onwardStepsFor(db, d.envelope.to, now) : [];
 }
 
 /**

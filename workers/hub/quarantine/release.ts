@@ -1,10 +1,6 @@
-import { domainOf, normaliseAddress } from "../../../shared/directory/address.ts";
 import { tagsFor } from "../../../shared/tags.ts";
-import { routesForDomains } from "../db/domains.ts";
-import type { NewOnward } from "../db/onward.ts";
-import { ONWARD_EXPIRE_SECONDS } from "../onward/limits.ts";
 import { enqueueOnward } from "../onward/queue.ts";
-import { onwardTarget } from "../onward/route.ts";
+import { onwardStepsFor } from "../onward/steps.ts";
 import { QuarantineError } from "./errors.ts";
 import { getStoredMessage, markDeleted, releasedOnwardStatement, releaseStatement, type Stamp, type StoredMessage } from "./store.ts";
 
@@ -27,33 +23,6 @@ function notInQuarantine(m: StoredMessage): QuarantineError {
 /** Where a released message's bytes go: the same key under messages/ instead of quarantine/. */
 export function releasedKey(quarantineKey: string): string {
   return quarantineKey.startsWith("quarantine/") ? `messages/${quarantineKey.slice("quarantine/".length)}` : quarantineKey;
-}
-
-/**
- * The onward steps a message for `recipients` gets: one per distinct route among their domains
- * (webhook or forward; the mailbox route adds none), each with the recipients it serves — the
- * steps ingest writes for accepted mail (mailbox.ts).
- */
-export async function onwardStepsFor(db: D1Database, recipients: string[], now: number): Promise<NewOnward[]> {
-  const byDomain = new Map<string, string[]>();
-  for (const to of recipients) {
-    const address = normaliseAddress(to);
-    if (address !== null) byDomain.set(domainOf(address), [...(byDomain.get(domainOf(address)) ?? []), to]);
-  }
-  const routes = await routesForDomains(db, [...byDomain.keys()]);
-  const steps = new Map<string, NewOnward>();
-  for (const [domain, served] of byDomain) {
-    const route = routes.get(domain);
-    const target = route === undefined ? null : onwardTarget(route);
-    if (target === null) continue;
-    const known = steps.get(target.key);
-    if (known !== undefined) known.recipients.push(...served);
-    else {
-      const nextAttemptAt = new Date(now).toISOString();
-      steps.set(target.key, { ...target, recipients: [...served], nextAttemptAt, expiresAt: new Date(now + ONWARD_EXPIRE_SECONDS * 1000).toISOString() });
-    }
-  }
-  return [...steps.values()];
 }
 
 /** What a release did. */
