@@ -1,6 +1,7 @@
 import { concatBytes } from "../../../shared/bytes.ts";
 import { domainOf } from "../../../shared/directory/address.ts";
 import { toHex } from "../../../shared/directory/hash.ts";
+import { encodeWords, foldHeader, rfc5322Date } from "../../../shared/relay/mime.ts";
 import { FORWARD_SUBJECT_CHARS } from "./limits.ts";
 
 /**
@@ -28,28 +29,10 @@ export interface ForwardOptions {
 
 const encoder = new TextEncoder();
 
-/** A Subject value: plain when short printable ASCII, otherwise RFC 2047 encoded words, folded. */
-function subjectHeader(subject: string): string {
+/** The Subject header field: "Fwd: " and the original's, cleaned and capped, RFC 2047-encoded when not plain ASCII, folded. */
+function subjectField(subject: string): string {
   const clean = [...subject.replace(/[\x00-\x1f\x7f]+/g, " ").trim()].slice(0, FORWARD_SUBJECT_CHARS).join("");
-  const text = `Fwd: ${clean === "" ? "(no subject)" : clean}`;
-  if (/^[\x20-\x7e]*$/.test(text) && text.length <= 900) return text;
-  // 45 bytes of UTF-8 make 60 base64 characters: each encoded word stays within RFC 2047's 75. Whole code points only.
-  const words: string[] = [];
-  let chunk = "";
-  for (const ch of text) {
-    if (encoder.encode(chunk + ch).byteLength > 45) {
-      words.push(chunk);
-      chunk = "";
-    }
-    chunk += ch;
-  }
-  if (chunk !== "") words.push(chunk);
-  return words.map((w) => `=?UTF-8?B?${btoa(String.fromCharCode(...encoder.encode(w)))}?=`).join("\r\n ");
-}
-
-/** RFC 5322 date-time in UTC. */
-function rfc5322Date(d: Date): string {
-  return d.toUTCString().replace(/GMT$/, "+0000");
+  return foldHeader("Subject", encodeWords(`Fwd: ${clean === "" ? "(no subject)" : clean}`)).slice(0, -2);
 }
 
 /**
@@ -95,7 +78,7 @@ export function buildForward(f: ForwardOptions, original: Uint8Array): Uint8Arra
   const head = [
     `From: ${f.from}`,
     `To: ${f.to}`,
-    `Subject: ${subjectHeader(f.subject ?? "")}`,
+    subjectField(f.subject ?? ""),
     `Date: ${rfc5322Date(f.now)}`,
     `Message-ID: <${f.deliveryId}.${toHex(crypto.getRandomValues(new Uint8Array(4)))}@${domainOf(f.from)}>`,
     "MIME-Version: 1.0",
