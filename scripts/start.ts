@@ -2,22 +2,28 @@
  * `npm start`: the whole Portcullis stack on this machine.
  *
  *   1. local secrets (workers/hub/.dev.vars, .dev.vars), generated on first start
- *   2. the hub's D1 migrations
- *   3. hub and edge under `wrangler dev`, state persisted under --state
- *   4. through the hub's admin API: the local edge registered, the demo directory seeded
- *      (example.com: alice@, bob@), and an EdgeSync round run
+ *   2. the hub's D1 migrations (and the standby hub's, with --standby)
+ *   3. hub, edges (and standby hub) under `wrangler dev`, state persisted under --state
+ *   4. through the hub's admin API: every edge registered, the demo directory seeded
+ *      (example.com: alice@, bob@), and EdgeSync rounds run until every edge holds the hub's root
  *   5. URLs, the admin token and a ready-to-paste test command
  *
  * Options (or environment): --edge-port (PORTCULLIS_EDGE_PORT, 8787), --hub-port
- * (PORTCULLIS_HUB_PORT, 8788), --state (PORTCULLIS_STATE, .wrangler/state), --no-seed.
- * Ctrl-C stops everything; a second start reuses the state.
+ * (PORTCULLIS_HUB_PORT, 8788), --edges N (PORTCULLIS_EDGES, 1), --edge-ports P1,P2,…,
+ * --standby, --standby-port (PORTCULLIS_STANDBY_PORT, 8790), --state (PORTCULLIS_STATE,
+ * .wrangler/state), --no-seed. Ctrl-C stops everything; a second start reuses the state.
+ *
+ * Every worker process is listed in <state>/processes.json. Run with an IPC channel (scripts/launch.ts),
+ * the stack also takes {op: "kill" | "restart", key} messages to stop or restart one worker.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { ensureLocalSecrets } from "./dev-vars.ts";
+import { edgeId, edgeWorker, hubWorker, LOCAL_EDGE_ID, type LocalWorker, MAX_LOCAL_EDGES, standbyHubWorker } from "./local-workers.ts";
 import { freePort, portFree } from "./ports.ts";
+import { PROCESSES_FILE, type WorkerControl, type WorkerControlReply, type WorkerProcess } from "./launch.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const bin = path.join(root, "node_modules", ".bin");
@@ -27,8 +33,6 @@ const wrangler = path.join(bin, "wrangler");
 const STARTUP_TIMEOUT_MS = 120_000;
 /** How long children get to exit after Ctrl-C before they are killed. */
 const SHUTDOWN_GRACE_MS = 5_000;
-/** The id the local edge is registered under at the hub (the edge's own EDGE_ID). */
-const LOCAL_EDGE_ID = "edge-local";
 /** The demo directory. */
 const DEMO_DOMAIN = "example.com";
 const DEMO_RECIPIENTS = ["alice@example.com", "bob@example.com"];
@@ -37,6 +41,10 @@ const { values: args } = parseArgs({
   options: {
     "edge-port": { type: "string", default: process.env.PORTCULLIS_EDGE_PORT ?? "8787" },
     "hub-port": { type: "string", default: process.env.PORTCULLIS_HUB_PORT ?? "8788" },
+    edges: { type: "string", default: process.env.PORTCULLIS_EDGES },
+    "edge-ports": { type: "string" },
+    standby: { type: "boolean", default: false },
+    "standby-port": { type: "string", default: process.env.PORTCULLIS_STANDBY_PORT ?? "8790" },
     state: { type: "string", default: process.env.PORTCULLIS_STATE ?? path.join(root, ".wrangler", "state") },
     "no-seed": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -44,28 +52,32 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  console.log("Usage: npm start -- [--edge-port 8787] [--hub-port 8788] [--state DIR] [--no-seed]");
+  console.log(
+    "Usage: npm start -- [--edge-port 8787] [--hub-port 8788] [--edges N] [--edge-ports P1,P2,…] [--standby] [--standby-port 8790] [--state DIR] [--no-seed]",
+  );
   process.exit(0);
 }
 
-const edgePort = port(args["edge-port"], "--edge-port");
 const hubPort = port(args["hub-port"], "--hub-port");
+const standbyPort = args.standby ? port(args["standby-port"], "--standby-port") : undefined;
 const state = path.resolve(args.state);
-const edgeUrl = `http://localhost:${edgePort}`;
 const hubUrl = `http://localhost:${hubPort}`;
 
 /** Tools run on the project's own Node (node_modules/.bin first), whatever the system Node is. */
-const childEnv: NodeJS.ProcessEnv = {
-  ...process.env,
+const childEnvOverrides: Record<string, string> = {
   PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
   // Each state directory gets its own dev registry, so two stacks on one machine never bind to each other.
   WRANGLER_REGISTRY_PATH: path.join(state, "dev-registry"),
   WRANGLER_SEND_METRICS: "false",
   FORCE_COLOR: "0",
 };
+const childEnv: NodeJS.ProcessEnv = { ...process.env, ...childEnvOverrides };
 
+/** Every worker process of the stack, by key (hub, edge, edge-2 …, hub-standby). */
+const running = new Map<string, { worker: LocalWorker; child: ChildProcess; args: string[]; expectExit: boolean }>();
 const children: ChildProcess[] = [];
 let stopping = false;
+let ready = false;
 
 function port(value: string, flag: string): number {
   const n = Number(value);
@@ -92,43 +104,89 @@ function run(args: string[], what: string): string {
   }
 }
 
+/** The ports of the edges: --edge-ports, or --edge-port and then the next free ports the stack does not use. */
+async function edgePorts(count: number, reserved: number[]): Promise<number[]> {
+  if (args["edge-ports"] !== undefined) {
+    const ports = args["edge-ports"].split(",").map((p) => port(p.trim(), "--edge-ports"));
+    if (ports.length !== count) fail(`--edge-ports lists ${ports.length} ports for ${count} edge(s)`);
+    return ports;
+  }
+  const ports = [port(args["edge-port"], "--edge-port")];
+  for (let p = ports[0]! + 1; ports.length < count && p <= 65535; p++) {
+    if (!reserved.includes(p) && (await portFree(p))) ports.push(p);
+  }
+  return ports;
+}
+
+function edgeCount(): number {
+  const value = args.edges ?? (args["edge-ports"] === undefined ? "1" : String(args["edge-ports"].split(",").length));
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LOCAL_EDGES) fail(`--edges must be a whole number from 1 to ${MAX_LOCAL_EDGES}, got "${value}"`);
+  return n;
+}
+
+/** Writes <state>/processes.json: every worker's pid (its process group), port and the command that (re)starts it. */
+function writeProcesses(): void {
+  const list: WorkerProcess[] = [...running.values()].map(({ worker, child, args }) => ({
+    key: worker.key,
+    worker: worker.worker,
+    pid: child.pid ?? null,
+    running: child.exitCode === null && child.signalCode === null,
+    port: worker.port,
+    url: worker.url,
+    health: worker.health,
+    command: wrangler,
+    args,
+    cwd: root,
+    env: childEnvOverrides,
+  }));
+  writeFileSync(path.join(state, PROCESSES_FILE), `${JSON.stringify(list, null, 2)}\n`);
+}
+
 /** Starts `wrangler dev` for one worker; its output is kept until start-up succeeds, then streamed with a prefix. */
-async function startWorker(name: string, config: string, listenPort: number, log: string[]): Promise<ChildProcess> {
+async function startWorker(worker: LocalWorker, log: string[]): Promise<ChildProcess> {
   const inspector = await freePort();
-  const child = spawn(
-    wrangler,
-    [
-      "dev",
-      "-c",
-      config,
-      "--port",
-      String(listenPort),
-      "--inspector-port",
-      String(inspector),
-      "--persist-to",
-      state,
-      "--show-interactive-dev-session=false",
-      "--log-level",
-      "log",
-    ],
-    // Own process group: stopping the stack also stops workerd, which wrangler starts as a child.
-    { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true },
-  );
+  const devArgs = [
+    "dev",
+    "-c",
+    worker.config,
+    ...worker.envFiles.flatMap((f) => ["--env-file", f]),
+    "--port",
+    String(worker.port),
+    "--inspector-port",
+    String(inspector),
+    "--persist-to",
+    state,
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "log",
+  ];
+  // Own process group: stopping the stack (or one worker) also stops workerd, which wrangler starts as a child.
+  const child = spawn(wrangler, devArgs, { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
   children.push(child);
+  const entry = { worker, child, args: devArgs, expectExit: false };
+  running.set(worker.key, entry);
   const forward = (chunk: Buffer): void => {
     for (const line of chunk.toString("utf8").split(/\r?\n/)) {
       if (line.trim() === "") continue;
-      if (ready) console.log(`[${name}] ${line}`);
-      else log.push(`[${name}] ${line}`);
+      if (ready) console.log(`[${worker.key}] ${line}`);
+      else log.push(`[${worker.key}] ${line}`);
     }
   };
   child.stdout?.on("data", forward);
   child.stderr?.on("data", forward);
   child.on("exit", (code, signal) => {
     if (stopping) return;
-    console.error(`\nportcullis: the ${name} worker exited (${signal ?? `code ${code}`}).`);
-    if (!ready) console.error(log.join("\n"));
-    void stop(1);
+    writeProcesses();
+    if (entry.expectExit) return;
+    console.error(`\nportcullis: the ${worker.key} worker exited (${signal ?? `code ${code}`}).`);
+    if (!ready) {
+      console.error(log.join("\n"));
+      void stop(1);
+    } else if ([...running.values()].every((r) => r.child.exitCode !== null || r.child.signalCode !== null)) {
+      void stop(1);
+    }
+    // Otherwise the others keep running: a local stack is where a hub outage is rehearsed.
   });
   return child;
 }
@@ -165,20 +223,26 @@ interface SyncReport {
   edges: { id: string; status: string; version?: number; error?: string }[];
 }
 
-/** Runs EdgeSync rounds until the local edge holds the hub's current root (its binding may take a moment to connect). */
-async function syncLocalEdge(token: string, deadline: number): Promise<{ root: string; version: number; recipients: number }> {
+/** Runs EdgeSync rounds until every edge holds the hub's current root (a binding may take a moment to connect). */
+async function syncEdges(token: string, ids: string[], deadline: number): Promise<{ root: string; version: number; recipients: number }> {
   let last: string;
   for (;;) {
     try {
       const report = await admin<SyncReport>(token, "POST", "/sync");
-      const edge = report.edges.find((e) => e.id === LOCAL_EDGE_ID);
-      if (edge !== undefined && (edge.status === "committed" || edge.status === "unchanged"))
-        return { root: report.root, version: edge.version ?? 0, recipients: report.snapshot.recipients };
-      last = edge === undefined ? "the local edge is not registered" : `${edge.status}: ${edge.error ?? ""}`;
+      const behind = ids.flatMap((id) => {
+        const edge = report.edges.find((e) => e.id === id);
+        if (edge === undefined) return [`${id} is not registered`];
+        return edge.status === "committed" || edge.status === "unchanged" ? [] : [`${id} ${edge.status}: ${edge.error ?? ""}`];
+      });
+      if (behind.length === 0) {
+        const first = report.edges.find((e) => e.id === LOCAL_EDGE_ID);
+        return { root: report.root, version: first?.version ?? 0, recipients: report.snapshot.recipients };
+      }
+      last = behind.join("; ");
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
     }
-    if (Date.now() > deadline) fail(`syncing the directory to the edge failed: ${last}`);
+    if (Date.now() > deadline) fail(`syncing the directory to the edges failed: ${last}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -203,7 +267,40 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-let ready = false;
+/** Kills one worker's process group (SIGKILL: no clean shutdown, as a crash) and waits until it is gone. */
+async function killWorker(key: string): Promise<void> {
+  const entry = running.get(key);
+  if (entry === undefined) throw new Error(`no worker "${key}" (known: ${[...running.keys()].join(", ")})`);
+  if (entry.child.exitCode !== null || entry.child.signalCode !== null) return;
+  entry.expectExit = true;
+  const exited = new Promise<void>((r) => entry.child.once("exit", () => r()));
+  signalGroup(entry.child, "SIGKILL");
+  await exited;
+  // workerd is in the same group; wait until the port is free so a restart can bind it.
+  const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+  while (!(await portFree(entry.worker.port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Starts one worker again with the same command, port and state, and waits for its health URL. */
+async function restartWorker(key: string): Promise<void> {
+  const entry = running.get(key);
+  if (entry === undefined) throw new Error(`no worker "${key}" (known: ${[...running.keys()].join(", ")})`);
+  await killWorker(key);
+  await startWorker(entry.worker, []);
+  writeProcesses();
+  await waitFor(entry.worker.health, `the ${key} worker`, Date.now() + STARTUP_TIMEOUT_MS);
+}
+
+/** Kill and restart requests from scripts/launch.ts over the IPC channel. */
+function listenForControl(): void {
+  process.on("message", (message: WorkerControl) => {
+    const action = message.op === "kill" ? killWorker(message.key) : restartWorker(message.key);
+    action.then(
+      () => process.send?.({ id: message.id, ok: true } satisfies WorkerControlReply),
+      (err: unknown) => process.send?.({ id: message.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerControlReply),
+    );
+  });
+}
 
 async function main(): Promise<void> {
   process.on("SIGINT", () => {
@@ -211,11 +308,18 @@ async function main(): Promise<void> {
     void stop(0);
   });
   process.on("SIGTERM", () => void stop(0));
+  process.on("disconnect", () => void stop(0));
 
-  for (const [p, flag] of [
-    [edgePort, "--edge-port"],
+  const count = edgeCount();
+  const reserved = [hubPort, ...(standbyPort === undefined ? [] : [standbyPort])];
+  const ports = await edgePorts(count, reserved);
+  const flags: [number, string][] = [
+    ...ports.map((p, i): [number, string] => [p, i === 0 && args["edge-ports"] === undefined ? "--edge-port" : "--edge-ports"]),
     [hubPort, "--hub-port"],
-  ] as const) {
+    ...(standbyPort === undefined ? [] : [[standbyPort, "--standby-port"] as [number, string]]),
+  ];
+  for (const [p, flag] of flags) {
+    if (flags.filter(([q]) => q === p).length > 1) fail(`port ${p} is given to two workers. Choose another with ${flag}.`);
     if (!(await portFree(p))) fail(`port ${p} is already in use (is another \`npm start\` running?). Choose another with ${flag}.`);
   }
   mkdirSync(state, { recursive: true });
@@ -223,19 +327,32 @@ async function main(): Promise<void> {
   const secrets = ensureLocalSecrets(path.join(root, "workers/hub/.dev.vars"), path.join(root, ".dev.vars"));
   if (secrets.created.length > 0) step(`generated local secrets: ${secrets.created.join(", ")}`);
 
+  const edges = ports.map((p, i) => edgeWorker(i + 1, p, state));
+  const standby = standbyPort === undefined ? undefined : standbyHubWorker(standbyPort, state);
+  const workers = [hubWorker(hubPort), ...edges, ...(standby === undefined ? [] : [standby])];
+
   step("applying the hub's D1 migrations");
   run(["d1", "migrations", "apply", "DB", "--local", "-c", "workers/hub/wrangler.toml", "--persist-to", state], "applying migrations");
+  if (standby !== undefined) {
+    step("applying the standby hub's D1 migrations (its own database)");
+    run(["d1", "migrations", "apply", "DB", "--local", "-c", standby.config, "--persist-to", state], "applying the standby's migrations");
+  }
 
-  step(`starting the hub on ${hubUrl} and the edge on ${edgeUrl}`);
+  step(`starting ${workers.map((w) => `the ${w.key} on ${w.url}`).join(", ")}`);
   const log: string[] = [];
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  await startWorker("hub", "workers/hub/wrangler.toml", hubPort, log);
-  await startWorker("edge", "wrangler.toml", edgePort, log);
-  await waitFor(`${hubUrl}/api/v1/health`, "the hub", deadline);
-  await waitFor(`${edgeUrl}/healthz`, "the edge", deadline);
+  for (const worker of workers) await startWorker(worker, log);
+  writeProcesses();
+  if (process.send !== undefined) listenForControl();
+  for (const worker of workers) await waitFor(worker.health, `the ${worker.key} worker`, deadline);
 
   step(`registering the local edge at the hub (${LOCAL_EDGE_ID}, service binding EDGE)`);
   await admin(secrets.adminToken, "PUT", `/edges/${LOCAL_EDGE_ID}`, { transport: "binding", binding: "EDGE" });
+  for (const [i, edge] of edges.entries()) {
+    if (i === 0) continue;
+    step(`registering ${edgeId(i + 1)} at the hub (signed HTTPS to ${edge.url})`);
+    await admin(secrets.adminToken, "PUT", `/edges/${edgeId(i + 1)}`, { transport: "https", url: edge.url });
+  }
   if (!args["no-seed"]) {
     step(`seeding the demo directory through the admin API (${DEMO_DOMAIN}: ${DEMO_RECIPIENTS.join(", ")})`);
     await admin(secrets.adminToken, "PUT", `/domains/${DEMO_DOMAIN}`);
@@ -246,16 +363,30 @@ async function main(): Promise<void> {
       DEMO_RECIPIENTS.map((address) => ({ address })),
     );
   }
-  step("syncing the directory from the hub to the edge");
-  const published = await syncLocalEdge(secrets.adminToken, deadline);
+  step(`syncing the directory from the hub to ${edges.length === 1 ? "the edge" : `the ${edges.length} edges`}`);
+  const published = await syncEdges(
+    secrets.adminToken,
+    edges.map((_, i) => edgeId(i + 1)),
+    deadline,
+  );
   ready = true;
+  printBanner(secrets.adminToken, edges, standby, published);
+}
 
-  const token = secrets.adminToken;
+function printBanner(
+  token: string,
+  edges: LocalWorker[],
+  standby: LocalWorker | undefined,
+  published: { root: string; version: number; recipients: number },
+): void {
+  const edgeUrl = edges[0]!.url;
+  const line = (label: string, value: string): string => `  ${label.padEnd(29)}${value}`;
+  const more = [...edges.slice(1).map((e, i) => line(`Edge ${edgeId(i + 2)}`, e.url)), ...(standby === undefined ? [] : [line("Standby hub", standby.url)])];
   console.log(`
 Portcullis is running.
 
   Edge (Email Routing target)  ${edgeUrl}
-  Hub and admin API            ${hubUrl}/api/v1
+${more.map((l) => `${l}\n`).join("")}  Hub and admin API            ${hubUrl}/api/v1
   Admin token                  ${token}
                                (workers/hub/.dev.vars; send it as "Authorization: Bearer <token>")
   Directory                    version ${published.version} at ${LOCAL_EDGE_ID}, ${published.recipients} addresses, root ${published.root.slice(0, 16)}…
