@@ -151,7 +151,8 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./workers/hub/wrangler.toml" },
             miniflare: {
-              bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations },
+              // DNS checks ask the fake DNS-over-HTTPS server in test/integration/hub/dns-fixtures.ts.
+              bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations, DNS_OVER_HTTPS: "https://dns.test/dns-query" },
               // Forward routes: the local send_email binding refuses every other destination, so a
               // test sees the binding itself (not a stand-in) act on the route's address.
               email: { send_email: [{ name: "MAILER", allowed_destination_addresses: ["archive@elsewhere.example"] }] },

@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { type AuditNote, audit, recordChanges } from "./api/audit.ts";
 import { type Principal, requireToken } from "./api/auth.ts";
 import { hubs, queues } from "./api/delivery.ts";
+import { dnsCheck } from "./api/dns.ts";
 import { docsPage } from "./api/docs-page.ts";
 import { domains } from "./api/domains.ts";
 import { edges } from "./api/edges.ts";
@@ -82,6 +83,7 @@ app.use("/api/v1/*", recordChanges);
 
 // In the order the OpenAPI document and the docs page list them.
 app.route("/api/v1/domains", domains);
+app.route("/api/v1/domains", dnsCheck);
 app.route("/api/v1/recipients", recipients);
 app.route("/api/v1/policies", policies);
 app.route("/api/v1/edges", edges);

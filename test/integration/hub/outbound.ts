@@ -1,7 +1,8 @@
 /**
  * The hub test project's outbound fetches (vitest.config.ts, `outboundService`), run by vitest in
  * Node. `https://webhook.test/…` is a webhook receiver for the onward tests, `https://<team>.cloudflareaccess.com`
- * an Access team for the Access tests; everything else goes to the third edge (EdgeSync over signed HTTPS).
+ * an Access team for the Access tests, `https://dns.test/dns-query` and `https://mta-sts.<domain>/` DNS for
+ * the DNS-check tests (dns-fixtures.ts); everything else goes to the third edge (EdgeSync over signed HTTPS).
  *
  * The receiver records every request under its path and answers by the path's last segment:
  *   …/ok        200
@@ -13,6 +14,8 @@
  * ({headers, body: base64}[]). Tests use a fresh path each, so files running side by side never
  * see each other's requests.
  */
+
+import { dnsFixture } from "./dns-fixtures.ts";
 
 /** What the outbound function is given besides the request: the Miniflare instance of the test file. */
 interface MiniflareLike {
@@ -81,6 +84,8 @@ export async function hubOutbound(request: Request, mf: unknown): Promise<Respon
   const host = new URL(request.url).hostname;
   if (host === "webhook.test") return webhookReceiver(request);
   if (host.endsWith(".cloudflareaccess.com")) return accessTeam(request, host);
+  const dns = dnsFixture(request, host);
+  if (dns !== null) return dns;
   // A host that never answers: the network fails, as for an edge whose deployment is gone.
   if (host === "unreachable.test") throw new Error("connect ECONNREFUSED unreachable.test:443");
   return (await (mf as MiniflareLike).getWorker("portcullis-edge-3")).fetch(request);
