@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { type AuditNote, audit, recordChanges } from "./api/audit.ts";
 import { type Principal, requireToken } from "./api/auth.ts";
+import { mountBackups } from "./api/backups.ts";
 import { hubs, queues } from "./api/delivery.ts";
 import { dnsCheck } from "./api/dns.ts";
 import { docsPage } from "./api/docs-page.ts";
@@ -8,6 +9,7 @@ import { domains } from "./api/domains.ts";
 import { edges } from "./api/edges.ts";
 import { onError } from "./api/errors.ts";
 import { messages } from "./api/messages.ts";
+import { metrics } from "./api/metrics.ts";
 import { onward } from "./api/onward.ts";
 import { policies } from "./api/policies.ts";
 import { recipients } from "./api/recipients.ts";
@@ -80,6 +82,7 @@ app.get("/api/v1/docs", (c) => docsPage(c, openApiDocument(new URL(c.req.url).or
 // recorded in the audit log once answered.
 app.use("/api/v1/*", requireToken);
 app.use("/api/v1/*", recordChanges);
+mountBackups(app);
 
 // In the order the OpenAPI document and the docs page list them.
 app.route("/api/v1/domains", domains);
@@ -100,6 +103,8 @@ app.route("/api/v1/stats", stats);
 app.route("/api/v1/relay-clients", relayClients);
 app.route("/api/v1/tokens", tokens);
 app.route("/api/v1/audit", audit);
+
+app.route("/metrics", metrics);
 
 // The operator dashboard owns the root (its pages check their own session cookie).
 app.route("/", dashboard);

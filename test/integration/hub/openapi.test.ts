@@ -176,7 +176,8 @@ describe("the interactive docs page", () => {
       );
       expect(section).toContain("Authorization: Bearer $TOKEN");
       expect(section).toContain(
-        method === "get" ? "curl -sS &#39;http://hub.test/api/v1/" : `curl -sS -X ${method.toUpperCase()} &#39;http://hub.test/api/v1/`,
+        // Admin routes live under /api/v1, except /metrics, where Prometheus looks.
+        method === "get" ? `curl -sS &#39;http://hub.test/${path.split("/")[1]}` : `curl -sS -X ${method.toUpperCase()} &#39;http://hub.test/api/v1/`,
       );
       expect(section).toContain(`<form class="try" data-method="${method.toUpperCase()}" data-path="${path}">`);
       for (const p of op.parameters ?? []) expect(section).toContain(`<code>${p.name}</code>`);

@@ -6,43 +6,16 @@ import type { HubEnv } from "../../../workers/hub/app.ts";
 import { onError } from "../../../workers/hub/api/errors.ts";
 import hub from "../../../workers/hub/index.ts";
 import { stats, tracking } from "../../../workers/hub/tracking/api.ts";
-import type { TrackingEventWire } from "../../../workers/hub/tracking/event.ts";
 import { consumeTracking, insertEvents } from "../../../workers/hub/tracking/ingest.ts";
 import { TRACKING_QUEUE } from "../../../workers/hub/tracking/limits.ts";
 import { mailFlow, searchEvents, type TrackingEvent } from "../../../workers/hub/tracking/queries.ts";
 import { pruneEvents, pruneTracking, retentionDays } from "../../../workers/hub/tracking/retention.ts";
 import { count } from "./helpers.ts";
+import { wireEvent } from "./tracking-events.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-
-/** A tracking event as an edge sends it: an accepted message for alice, unless told otherwise. */
-function wireEvent(overrides: Partial<TrackingEventWire> = {}): TrackingEventWire {
-  return {
-    v: 1,
-    eventId: crypto.randomUUID(),
-    at: new Date().toISOString(),
-    edgeId: "edge-test",
-    kind: "decision",
-    deliveryId: crypto.randomUUID(),
-    messageId: `<${crypto.randomUUID()}@example.net>`,
-    sender: "sender@example.net",
-    recipients: ["alice@example.com"],
-    action: "accept",
-    outcome: "accepted",
-    smtp: "250 2.0.0 OK",
-    scl: 1,
-    agents: [{ agent: "recipient-filter", result: "pass", reason: "known" }],
-    hubId: "hub-local",
-    attempts: [],
-    round: null,
-    size: 1234,
-    detail: null,
-    latencyMs: 12,
-    ...overrides,
-  };
-}
 
 /** Delivers events to the hub's queue handler as the `portcullis-tracking` queue would; returns what was acknowledged. */
 async function deliver(bodies: unknown[], target: Env = env): Promise<{ acked: boolean; retried: boolean }> {
