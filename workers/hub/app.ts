@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { type AuditNote, audit, recordChanges } from "./api/audit.ts";
 import { type Principal, requireToken } from "./api/auth.ts";
+import { mountBackups } from "./api/backups.ts";
 import { hubs, queues } from "./api/delivery.ts";
 import { dnsCheck } from "./api/dns.ts";
 import { docsPage } from "./api/docs-page.ts";
@@ -81,6 +82,7 @@ app.get("/api/v1/docs", (c) => docsPage(c, openApiDocument(new URL(c.req.url).or
 // recorded in the audit log once answered.
 app.use("/api/v1/*", requireToken);
 app.use("/api/v1/*", recordChanges);
+mountBackups(app);
 
 // In the order the OpenAPI document and the docs page list them.
 app.route("/api/v1/domains", domains);

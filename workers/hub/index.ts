@@ -5,7 +5,8 @@ import { pruneNonces } from "./db/nonces.ts";
 import { hubPing } from "./health.ts";
 import { storeDelivery } from "./mailbox.ts";
 import { consumeOnward, type OnwardTask, sweepOnward } from "./onward/queue.ts";
-import { scheduler } from "./sync/trigger.ts";
+import { primaryCron, standbyCron } from "./backup/cron.ts";
+import { isStandby } from "./backup/standby.ts";
 import { consumeTracking } from "./tracking/ingest.ts";
 import { TRACKING_QUEUE } from "./tracking/limits.ts";
 import { pruneTracking } from "./tracking/retention.ts";
@@ -40,13 +41,14 @@ export default {
   },
 
   /**
-   * The every-minute safety net: bring every edge to the current directory, re-queue onward rows
+   * The every-minute safety net: bring every edge to the current directory (a standby: follow the
+   * primary, see backup/standby.ts), export the directory when it changed, re-queue onward rows
    * whose queue message was lost and fail expired ones, forget nonces that can no longer be
    * replayed, and delete tracking events past their retention. Each runs on its own: one failing
    * does not stop the others.
    */
   async scheduled(_controller, env, ctx) {
-    ctx.waitUntil(scheduler(env).runNow());
+    ctx.waitUntil(isStandby(env) ? standbyCron(env) : primaryCron(env));
     ctx.waitUntil(
       sweepOnward(env).then((r) => (r.expired + r.queued + r.attempted > 0 ? console.log(JSON.stringify({ event: "onward_sweep", ...r })) : undefined)),
     );

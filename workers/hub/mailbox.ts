@@ -5,6 +5,7 @@ import { insertMessageStatement, messageIdForDelivery } from "./db/messages.ts";
 import { insertOnwardStatement, type NewOnward } from "./db/onward.ts";
 import { enqueueOnward } from "./onward/queue.ts";
 import { onwardStepsFor } from "./onward/steps.ts";
+import { holdStatement, isStandby } from "./backup/standby.ts";
 
 /** A hand-over the hub refuses outright (not transient: retrying the same payload cannot help). */
 export class InvalidDeliveryError extends Error {
@@ -32,9 +33,13 @@ function validate(d: Delivery): void {
   if (typeof d.verdict.scl !== "number" || !Array.isArray(d.verdict.agents)) throw new InvalidDeliveryError("verdict needs scl and agents");
 }
 
-/** The onward steps of an accepted delivery; quarantined mail has none (it stays in the quarantine until an operator acts). */
-async function onwardSteps(db: D1Database, d: Delivery, now: number): Promise<NewOnward[]> {
-  return d.verdict.action === "accept" ? onwardStepsFor(db, d.envelope.to, now) : [];
+/**
+ * The onward steps of an accepted delivery; quarantined mail has none (it stays in the quarantine
+ * until an operator acts), and neither has mail a standby holds for its primary (the primary
+ * routes it once handed back).
+ */
+async function onwardSteps(env: Env, d: Delivery, now: number): Promise<NewOnward[]> {
+  return d.verdict.action === "accept" && !isStandby(env) ? onwardStepsFor(env.DB, d.envelope.to, now) : [];
 }
 
 /**
@@ -64,7 +69,7 @@ export async function storeDelivery(env: Env, d: Delivery): Promise<IngestResult
     httpMetadata: { contentType: "message/rfc822" },
     customMetadata: { deliveryId: d.deliveryId, edgeId: d.edgeId },
   });
-  const onward = await onwardSteps(env.DB, d, Date.now());
+  const onward = await onwardSteps(env, d, Date.now());
   const insert = insertMessageStatement(env.DB, {
     deliveryId: d.deliveryId,
     edgeId: d.edgeId,
@@ -81,7 +86,10 @@ export async function storeDelivery(env: Env, d: Delivery): Promise<IngestResult
     tags: d.verdict.tags ?? {},
     receivedAt: d.receivedAt,
   });
-  const [message, ...steps] = await env.DB.batch<{ id: number }>([insert, ...onward.map((o) => insertOnwardStatement(env.DB, d.deliveryId, o))]);
+  // On a standby the row is marked held in the same batch, so no stored message misses its hand-back.
+  const hold = isStandby(env) ? [holdStatement(env.DB, d.deliveryId)] : [];
+  const [message, ...steps] = await env.DB.batch<{ id: number }>([insert, ...hold, ...onward.map((o) => insertOnwardStatement(env.DB, d.deliveryId, o))]);
+  steps.splice(0, hold.length);
   const id = message?.results[0]?.id ?? null;
   await enqueueOnward(
     env,

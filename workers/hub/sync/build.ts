@@ -67,14 +67,7 @@ export async function currentSnapshot(env: Env): Promise<CurrentSnapshot> {
   const key = await DirectoryKey.cached(env.DIRECTORY_KEY);
   const set = new BlobSet();
   const domains = await set.put(domainsBlob(await listDomainNames(env.DB)));
-  const policies: Record<string, string> = {};
-  const stored = await listPolicies(env.DB);
-  // The content filter's model ships with every snapshot: the one this hub was built with,
-  // unless an administrator set another.
-  stored["content-model"] ??= { version: DEFAULT_MODEL_VERSION, model: DEFAULT_MODEL };
-  for (const [name, body] of Object.entries(stored)) {
-    if (isPolicyName(name)) policies[name] = await set.put(policyBlob(await policyForEdge(name, body, key)));
-  }
+  const policies = await putPolicies(set, await listPolicies(env.DB), key);
   const count = await countAddresses(env.DB);
 
   let kind: "full" | "overlay" = "full";
@@ -95,7 +88,8 @@ export async function currentSnapshot(env: Env): Promise<CurrentSnapshot> {
       kind = "overlay";
     }
   }
-  if (shards === null) shards = await buildShards(env, set, shardBits);
+  if (shards === null)
+    shards = await putShardsInOrder(entriesByHash(env.DB), set, shardBits, (hash, bytes) => env.MAILBOX.put(hubBlobKey(hash), bytes, { sha256: hash }));
 
   const snapshot = await finishSnapshot(set, { keyId: key.id, count, shardBits, shards, overlay, domains, policies });
   // Blobs first, then the row that names them: a snapshot row never points at missing blobs.
@@ -112,8 +106,31 @@ export async function currentSnapshot(env: Env): Promise<CurrentSnapshot> {
   };
 }
 
-/** Writes 2^bits shards from D1's address entries (ascending by hash); returns their hashes. */
-async function buildShards(env: Env, set: BlobSet, bits: number): Promise<string[]> {
+/**
+ * The policy blobs of a snapshot, by name: every stored policy the edges know, as the edges get it.
+ * The content filter's model ships with every snapshot: the one this hub was built with, unless an
+ * administrator set another.
+ */
+async function putPolicies(set: BlobSet, stored: Record<string, unknown>, key: DirectoryKey): Promise<Record<string, string>> {
+  stored["content-model"] ??= { version: DEFAULT_MODEL_VERSION, model: DEFAULT_MODEL };
+  const policies: Record<string, string> = {};
+  for (const [name, body] of Object.entries(stored)) {
+    if (isPolicyName(name)) policies[name] = await set.put(policyBlob(await policyForEdge(name, body, key)));
+  }
+  return policies;
+}
+
+/**
+ * Encodes 2^bits shards from address entries given in ascending hash order, handing each finished
+ * shard to `store` and dropping it from the set, so a build never holds more than one in memory.
+ * Returns the shard hashes.
+ */
+async function putShardsInOrder(
+  pages: AsyncIterable<Entry[]> | Iterable<Entry[]>,
+  set: BlobSet,
+  bits: number,
+  store: (hash: string, bytes: Uint8Array) => Promise<unknown>,
+): Promise<string[]> {
   const shards: string[] = [];
   let index = 0;
   let pending: Entry[] = [];
@@ -121,15 +138,14 @@ async function buildShards(env: Env, set: BlobSet, bits: number): Promise<string
     while (index < upTo) {
       const bytes = encodeSortedShard(pending);
       const hash = await set.put(bytes);
-      // Shards are written as they are finished, so the build never holds more than one in memory.
-      await env.MAILBOX.put(hubBlobKey(hash), bytes, { sha256: hash });
+      await store(hash, bytes);
       set.blobs.delete(hash);
       shards.push(hash);
       pending = [];
       index++;
     }
   };
-  for await (const page of entriesByHash(env.DB)) {
+  for await (const page of pages) {
     for (const entry of page) {
       const at = shardIndex(entry.hash, bits);
       if (at !== index) await closeThrough(at);
@@ -138,6 +154,21 @@ async function buildShards(env: Env, set: BlobSet, bits: number): Promise<string
   }
   await closeThrough(2 ** bits);
   return shards;
+}
+
+/**
+ * The root hash a full build (no overlay) of this directory gives: what a hub whose snapshot
+ * history is empty — one just restored from an export — builds from the same rows and key.
+ * `entries` must be in ascending hash order. Nothing is stored.
+ */
+export async function fullBuildRoot(data: { domains: string[]; policies: Record<string, unknown>; entries: Entry[] }, key: DirectoryKey): Promise<string> {
+  const set = new BlobSet();
+  const domains = await set.put(domainsBlob(data.domains));
+  const policies = await putPolicies(set, data.policies, key);
+  const shardBits = shardBitsFor(data.entries.length);
+  const shards = await putShardsInOrder([data.entries], set, shardBits, async () => undefined);
+  const snapshot = await finishSnapshot(set, { keyId: key.id, count: data.entries.length, shardBits, shards, overlay: [], domains, policies });
+  return snapshot.root;
 }
 
 async function readManifest(env: Env, root: string): Promise<Manifest | null> {

@@ -1,0 +1,340 @@
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Delivery, HubPing, IngestResult } from "../../../shared/delivery.ts";
+import { app } from "../../../workers/hub/app.ts";
+import { createExport, type ExportDocument, readLatest } from "../../../workers/hub/backup/export.ts";
+import { listExports, pruneExports } from "../../../workers/hub/backup/retention.ts";
+import { readExport } from "../../../workers/hub/backup/restore.ts";
+import { releaseHeld, standbyRound } from "../../../workers/hub/backup/standby.ts";
+import { storeDelivery } from "../../../workers/hub/mailbox.ts";
+import { currentSnapshot } from "../../../workers/hub/sync/build.ts";
+import { api, count, setRoute, testDelivery } from "./helpers.ts";
+
+const json = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const put = (body: unknown): RequestInit => ({ method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+interface ExportAnswer {
+  written: boolean;
+  key: string;
+  root: string;
+  contentHash: string;
+  counts: Record<string, number>;
+}
+
+async function exportNow(): Promise<ExportAnswer> {
+  const res = await api("/api/v1/backups", { method: "POST" });
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+/** Every directory table emptied, as in a freshly migrated database. */
+async function wipeDirectory(): Promise<void> {
+  await env.DB.batch(
+    ["recipient_addresses", "recipients", "domains", "policies", "edges", "snapshots", "directory_changes", "backup_state"].map((t) =>
+      env.DB.prepare(`DELETE FROM ${t}`),
+    ),
+  );
+}
+
+/** Fails the test unless the admin API took the change. */
+async function ok(res: Promise<Response>): Promise<void> {
+  const r = await res;
+  if (r.status >= 300) throw new Error(`${r.status} ${await r.text()}`);
+}
+
+/** A small directory through the admin API: a domain, recipients (an alias, flags), a policy and an edge. */
+async function seed(): Promise<void> {
+  await ok(api("/api/v1/domains/example.com", put({})));
+  await ok(
+    api(
+      "/api/v1/recipients",
+      json([
+        { address: "alice@example.com", aliases: ["a.smith@example.com"] },
+        { address: "bob@example.com", rejectInternet: true },
+        { address: "carol@example.com", sclOverride: 2 },
+      ]),
+    ),
+  );
+  await ok(api("/api/v1/policies/thresholds", put({ tag: 3, quarantine: 6, reject: 8 })));
+  await ok(api("/api/v1/edges/edge-a", put({ transport: "binding", binding: "EDGE" })));
+}
+
+/** This hub's env with other vars (another deployment's HUB_ID, role or retention). */
+const envWith = (vars: Record<string, unknown>): Env => ({ ...env, ...vars }) as unknown as Env;
+
+/** The hub's admin API as a deployment with other vars would answer (HUB_ROLE, HUB_ID …). */
+function apiAs(vars: Record<string, unknown>, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${env.ADMIN_TOKEN}`);
+  return Promise.resolve(app.fetch(new Request(`http://hub${path}`, { ...init, headers }), envWith(vars), createExecutionContext()));
+}
+
+async function gzip(value: unknown): Promise<ArrayBuffer> {
+  return new Response(new Blob([JSON.stringify(value)]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+}
+
+describe("directory export and restore", () => {
+  it("exports a consistent copy, and a restore into an empty database builds the same root hash", async () => {
+    await seed();
+    // The hub's own snapshot becomes an overlay after a small change; the export still records the
+    // root a restored hub (whose first build is a full one) gives.
+    await currentSnapshot(env);
+    await ok(api("/api/v1/recipients", json([{ address: "dave@example.com" }])));
+    expect((await currentSnapshot(env)).kind).toBe("overlay");
+
+    const first = await exportNow();
+    expect(first).toMatchObject({ written: true, counts: { domains: 1, recipients: 4, addresses: 5, policies: 1, edges: 1 } });
+    expect(first.key).toMatch(new RegExp(`^exports/${env.HUB_ID}/\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z-${first.root.slice(0, 12)}\\.json\\.gz$`));
+    const head = await env.BACKUP.head(first.key);
+    expect(head?.customMetadata).toMatchObject({ root: first.root, hubId: env.HUB_ID, schema: "8", format: "1" });
+    // Stored compressed: the object is gzip (magic bytes 1f 8b).
+    const bytes = new Uint8Array(await (await env.BACKUP.get(first.key))!.arrayBuffer());
+    expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
+
+    // Nothing changed: no second object, the newest is answered.
+    const again = await exportNow();
+    expect(again).toMatchObject({ written: false, key: first.key, root: first.root });
+    const listed = (await (await api("/api/v1/backups")).json()) as { exports: { key: string; root: string }[]; role: string };
+    expect(listed.role).toBe("primary");
+    expect(listed.exports.filter((e) => e.key.startsWith(`exports/${env.HUB_ID}/`))).toEqual([expect.objectContaining({ key: first.key, root: first.root })]);
+
+    await wipeDirectory();
+    const restored = await api("/api/v1/backups/restore", json({ key: first.key }));
+    expect(restored.status).toBe(200);
+    expect(await restored.json()).toMatchObject({ key: first.key, root: first.root, verified: true, counts: first.counts });
+
+    const rebuilt = await currentSnapshot(env);
+    expect(rebuilt.kind).toBe("full");
+    expect(rebuilt.root).toBe(first.root);
+    expect(await count("SELECT COUNT(*) AS n FROM recipients WHERE address = 'bob@example.com' AND reject_internet = 1")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM recipient_addresses WHERE address = 'a.smith@example.com'")).toBe(1);
+    expect((await api("/api/v1/edges")).status).toBe(200);
+    expect(await count("SELECT COUNT(*) AS n FROM edges WHERE id = 'edge-a'")).toBe(1);
+  });
+
+  it("refuses to restore over a directory that is not empty, bad keys, missing exports and force on a primary", async () => {
+    await seed();
+    const latest = await exportNow();
+    const over = await api("/api/v1/backups/restore", json({ key: latest.key }));
+    expect(over.status).toBe(409);
+    expect(await over.json()).toMatchObject({ error: { code: "not_empty" } });
+
+    expect((await (await api("/api/v1/backups/restore", json({ key: "../etc/passwd" }))).json()) as unknown).toMatchObject({ error: { code: "invalid_key" } });
+    const missing = await api("/api/v1/backups/restore", json({ key: `exports/${env.HUB_ID}/2000-01-01T00:00:00.000Z-000000000000.json.gz` }));
+    expect(missing.status).toBe(404);
+    expect((await api("/api/v1/backups/restore", { method: "POST", body: "{not json" })).status).toBe(400);
+    const forced = await api("/api/v1/backups/restore", json({ key: latest.key, force: true }));
+    expect(forced.status).toBe(409);
+    expect(await forced.json()).toMatchObject({ error: { code: "not_standby" } });
+    // Only administrators restore.
+    const token = await api("/api/v1/tokens", json({ name: "ops", role: "operator" }));
+    const { token: operator } = (await token.json()) as { token: string };
+    expect((await api("/api/v1/backups/restore", { ...json({ key: latest.key }), token: operator })).status).toBe(403);
+  });
+
+  it("restores all or nothing: an export that breaks part way leaves the directory empty", async () => {
+    await seed();
+    const latest = await exportNow();
+    const doc: ExportDocument = await readExport(env.BACKUP, latest.key);
+    // The last address row repeats the first: its insert fails after every other table's rows went in.
+    const broken = { ...doc, addresses: [...doc.addresses, doc.addresses[0]!] };
+    const key = `exports/${env.HUB_ID}/2001-01-01T00:00:00.000Z-broken000000.json.gz`;
+    await env.BACKUP.put(key, await gzip(broken));
+    await wipeDirectory();
+
+    const res = await api("/api/v1/backups/restore", json({ key }));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: "invalid_export" } });
+    for (const table of ["domains", "recipients", "recipient_addresses", "policies", "edges"])
+      expect(await count(`SELECT COUNT(*) AS n FROM ${table}`)).toBe(0);
+
+    // Not gzip'd JSON at all, and gzip'd JSON of the wrong shape: both 400, nothing written.
+    await env.BACKUP.put(`exports/${env.HUB_ID}/junk.json.gz`, "plain text");
+    expect(await (await api("/api/v1/backups/restore", json({ key: `exports/${env.HUB_ID}/junk.json.gz` }))).json()).toMatchObject({
+      error: { code: "invalid_export" },
+    });
+    await env.BACKUP.put(`exports/${env.HUB_ID}/shape.json.gz`, await gzip({ format: 1, schema: 8, domains: "nope" }));
+    expect(await (await api("/api/v1/backups/restore", json({ key: `exports/${env.HUB_ID}/shape.json.gz` }))).json()).toMatchObject({
+      error: { code: "invalid_export" },
+    });
+    await env.BACKUP.delete([key, `exports/${env.HUB_ID}/junk.json.gz`, `exports/${env.HUB_ID}/shape.json.gz`]);
+
+    // The good export still restores.
+    expect((await api("/api/v1/backups/restore", json({ key: latest.key }))).status).toBe(200);
+    expect((await currentSnapshot(env)).root).toBe(latest.root);
+  });
+
+  it("deletes exports past the retention but always keeps the newest BACKUP_KEEP", async () => {
+    const day = 86_400_000;
+    const now = Date.now();
+    const hub = envWith({ HUB_ID: "hub-retention", BACKUP_RETENTION_DAYS: "7", BACKUP_KEEP: "2" });
+    const keys: string[] = [];
+    for (const [i, age] of [40, 30, 20, 10].entries()) {
+      await env.DB.prepare("INSERT OR REPLACE INTO policies (name, body) VALUES ('thresholds', ?)")
+        .bind(JSON.stringify({ tag: 3, quarantine: 5, reject: 6 + i }))
+        .run();
+      keys.push((await createExport(hub, new Date(now - age * day))).key);
+    }
+    // Each export pruned as it was written; at "now" the two newest stay although older than 7 days.
+    expect(await pruneExports(hub, new Date(now))).toEqual([]);
+    expect((await listExports(env.BACKUP, "hub-retention")).map((e) => e.key)).toEqual([keys[3], keys[2]]);
+    expect((await readLatest(env.BACKUP, "hub-retention"))?.key).toBe(keys[3]);
+
+    // Keep one, 15 days: the 20-day-old one goes, the newest stays.
+    const lenient = envWith({ HUB_ID: "hub-retention", BACKUP_RETENTION_DAYS: "15", BACKUP_KEEP: "1" });
+    expect(await pruneExports(lenient, new Date(now))).toEqual([keys[2]]);
+    expect((await listExports(env.BACKUP, "hub-retention")).map((e) => e.key)).toEqual([keys[3]]);
+
+    // A retention that could delete every export is a configuration error, not a silent default.
+    await expect(pruneExports(envWith({ HUB_ID: "hub-retention", BACKUP_KEEP: "0" }))).rejects.toThrow(/BACKUP_KEEP/);
+  });
+});
+
+/** A primary as the standby sees it over PRIMARY_HUB: its ping, and ingest recording what it was handed. */
+function fakePrimary(hubId: string | null, answer: (d: Delivery) => IngestResult = () => ({ status: "stored", id: 1 })) {
+  const handed: Delivery[] = [];
+  return {
+    handed,
+    binding: {
+      async ping(): Promise<HubPing> {
+        if (hubId === null) throw new Error("connection refused");
+        return { status: "ok", hubId };
+      },
+      async ingest(d: Delivery): Promise<IngestResult> {
+        if (hubId === null) throw new Error("connection refused");
+        handed.push(d);
+        return answer(d);
+      },
+    },
+  };
+}
+
+const WEBHOOK = { type: "webhook", url: "https://webhook.test/standby", secret: "standby-webhook-secret-0123456789" };
+
+const standbyEnv = (primary: ReturnType<typeof fakePrimary>): Env =>
+  ({ ...env, HUB_ROLE: "standby", HUB_ID: "hub-standby", PRIMARY_HUB: primary.binding }) as unknown as Env;
+
+describe("the standby hub", () => {
+  it("refuses directory and policy writes with 409 standby; reads and restores still work", async () => {
+    const vars = { HUB_ROLE: "standby", HUB_ID: "hub-standby" };
+    for (const [path, init] of [
+      ["/api/v1/domains/other.example", put({})],
+      ["/api/v1/recipients", json([{ address: "eve@example.com" }])],
+      ["/api/v1/policies/thresholds", put({ tag: 3, quarantine: 5, reject: 7 })],
+      ["/api/v1/edges/edge-z", put({ transport: "binding", binding: "EDGE" })],
+      ["/api/v1/recipients/alice@example.com", { method: "DELETE" }],
+    ] as const) {
+      const res = await apiAs(vars, path, init);
+      expect(res.status, path).toBe(409);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("standby");
+      expect(body.error.message).toMatch(/made on the primary/);
+    }
+    expect((await apiAs(vars, "/api/v1/recipients")).status).toBe(200);
+    expect((await apiAs(vars, "/api/v1/policies/thresholds")).status).toBe(200);
+    expect(await count("SELECT COUNT(*) AS n FROM domains WHERE name = 'other.example'")).toBe(0);
+    // A standby follows exports; it does not write its own.
+    expect(await (await apiAs(vars, "/api/v1/backups", { method: "POST" })).json()).toMatchObject({ error: { code: "standby" } });
+    // The primary answers 409 to a standby round.
+    expect(await (await api("/api/v1/backups/standby/run", { method: "POST" })).json()).toMatchObject({ error: { code: "not_standby" } });
+  });
+
+  it("restores its primary's newer export on its round, once, while the primary is up", async () => {
+    await seed();
+    const primary = fakePrimary(env.HUB_ID);
+    const standby = standbyEnv(primary);
+    // The primary changes its directory and exports it.
+    await env.DB.prepare("INSERT OR REPLACE INTO policies (name, body) VALUES ('thresholds', ?)")
+      .bind(JSON.stringify({ tag: 3, quarantine: 4, reject: 9 }))
+      .run();
+    const exported = await createExport(env);
+    expect(exported.written).toBe(true);
+    // The standby's copy drifted (as a stale standby's would): the round brings it back.
+    await env.DB.prepare("DELETE FROM recipients WHERE address = 'carol@example.com'").run();
+
+    const round = await standbyRound(standby);
+    expect(round.primary).toMatchObject({ up: true, hubId: env.HUB_ID });
+    expect(round.restored).toMatchObject({ key: exported.key, root: exported.root, verified: true });
+    expect(round.sync).toBeNull();
+    expect(await count("SELECT COUNT(*) AS n FROM recipients WHERE address = 'carol@example.com'")).toBe(1);
+    expect((await currentSnapshot(standby)).root).toBe(exported.root);
+
+    // Applied already: the next round restores nothing.
+    expect((await standbyRound(standby)).restored).toBeNull();
+    const status = (await (await apiAs({ HUB_ROLE: "standby" }, "/api/v1/backups/standby")).json()) as Record<string, unknown>;
+    expect(status).toMatchObject({ role: "standby", applied: { key: exported.key }, primary: { up: true } });
+  });
+
+  it("holds mail it takes for the primary, syncs edges while the primary is down, and hands the mail back (same delivery ids) once it is up", async () => {
+    await seed();
+    await setRoute("example.com", WEBHOOK);
+    const down = fakePrimary(null);
+    const standby = standbyEnv(down);
+    const deliveries = [
+      testDelivery(["alice@example.com"]),
+      testDelivery(["bob@example.com"]),
+      testDelivery(["carol@example.com"], { verdict: { action: "quarantine", scl: 7, agents: [] } }),
+    ];
+    for (const d of deliveries) expect((await storeDelivery(standby, d)).status).toBe("stored");
+    // Held: no onward step (the primary routes it), even though the domain has a webhook route.
+    const ids = deliveries.map((d) => d.deliveryId);
+    expect(await count(`SELECT COUNT(*) AS n FROM messages WHERE standby_state = 'held' AND delivery_id IN (?, ?, ?)`, ...ids)).toBe(3);
+    expect(await count(`SELECT COUNT(*) AS n FROM onward o JOIN messages m ON m.id = o.message_id WHERE m.delivery_id IN (?, ?, ?)`, ...ids)).toBe(0);
+    // The same delivery again (an edge retry) is still one held message.
+    expect((await storeDelivery(standby, deliveries[0]!)).status).toBe("duplicate");
+
+    // Primary down: nothing is handed back, the standby runs the EdgeSync round itself.
+    const whileDown = await standbyRound(standby);
+    expect(whileDown.primary).toMatchObject({ up: false, error: "connection refused" });
+    expect(whileDown.handBack).toBeNull();
+    expect(whileDown.sync?.edges.map((e) => e.id)).toEqual(["edge-a"]);
+    expect(down.handed).toEqual([]);
+
+    // Primary back: every held message is handed back with its own delivery id and bytes. The
+    // primary had already stored the first (its answer was lost as it died): a duplicate.
+    const up = fakePrimary(env.HUB_ID, (d) => (d.deliveryId === ids[0] ? { status: "duplicate", id: 7 } : { status: "stored", id: 8 }));
+    const back = await standbyRound(standbyEnv(up));
+    expect(back.sync).toBeNull();
+    expect(back.handBack).toEqual({ handedBack: 3, duplicates: 1, failed: 0, remaining: 0 });
+    expect(up.handed.map((d) => d.deliveryId).sort()).toEqual([...ids].sort());
+    const handed = new Map(up.handed.map((d) => [d.deliveryId, d]));
+    for (const d of deliveries) {
+      const h = handed.get(d.deliveryId)!;
+      expect(h.raw).toEqual(d.raw);
+      expect(h.envelope).toEqual(d.envelope);
+      expect(h.verdict.action).toBe(d.verdict.action);
+      expect(h.receivedAt).toBe(d.receivedAt);
+    }
+    expect(await count(`SELECT COUNT(*) AS n FROM messages WHERE standby_state = 'handed_back' AND delivery_id IN (?, ?, ?)`, ...ids)).toBe(3);
+    // Handed back once: the next round hands nothing.
+    expect((await standbyRound(standbyEnv(up))).handBack).toEqual({ handedBack: 0, duplicates: 0, failed: 0, remaining: 0 });
+    expect(up.handed).toHaveLength(3);
+  });
+
+  it("keeps a message the primary refuses held, with the reason", async () => {
+    const d = testDelivery(["alice@example.com"]);
+    const refusing = fakePrimary(env.HUB_ID, () => ({ status: "refused", error: "bad bytes" }));
+    const standby = standbyEnv(refusing);
+    expect((await storeDelivery(standby, d)).status).toBe("stored");
+    expect((await standbyRound(standby)).handBack).toMatchObject({ handedBack: 0, failed: 1, remaining: 1 });
+    const row = await env.DB.prepare("SELECT standby_state, standby_error FROM messages WHERE delivery_id = ?").bind(d.deliveryId).first();
+    expect(row).toEqual({ standby_state: "held", standby_error: "refused by the primary: bad bytes" });
+  });
+
+  it("a promoted standby (HUB_ROLE primary again) releases held mail to onward routing", async () => {
+    await setRoute("example.com", WEBHOOK);
+    // Whatever earlier tests left held is released too; this message is one of them.
+    const d = testDelivery(["alice@example.com"]);
+    await storeDelivery(standbyEnv(fakePrimary(null)), d);
+    const before = await count("SELECT COUNT(*) AS n FROM messages WHERE standby_state = 'held'");
+    const held = await env.DB.prepare("SELECT id, delivery_id FROM messages WHERE delivery_id = ?")
+      .bind(d.deliveryId)
+      .all<{ id: number; delivery_id: string }>();
+    expect(await releaseHeld(env)).toBe(before);
+    expect(await count("SELECT COUNT(*) AS n FROM messages WHERE standby_state = 'released' AND id = ?", held.results[0]!.id)).toBe(1);
+    // The domain's webhook route: one onward step, as ingest on a primary would have written.
+    expect(await count("SELECT COUNT(*) AS n FROM onward WHERE message_id = ? AND kind = 'webhook'", held.results[0]!.id)).toBe(1);
+    expect(await releaseHeld(env)).toBe(0);
+  });
+});
