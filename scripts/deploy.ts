@@ -1,12 +1,14 @@
 /**
  * `npm run deploy`: Portcullis on your Cloudflare account, in the one order that works.
  *
- *   1. the hub's D1 migrations, applied to the remote database
- *   2. the hub (the edge's HUB service binding names it)
- *   3. the edge
+ *   1. the D1 migrations of every hub of the environment (the primary's database, then the
+ *      standby's), applied to the remote databases
+ *   2. the hubs, primary first (the edges' HUB and HUB_STANDBY service bindings name them)
+ *   3. the edges
  *
- * Options: --env staging|production (default: the top-level configs), --dry-run (print the
- * commands, run nothing). Stops at the first command that fails. See docs/deploy.md.
+ * Options: --env staging|production (default: the top-level configs, one hub and one edge),
+ * --dry-run (print the commands, run nothing). Stops at the first command that fails. See
+ * docs/deploy.md.
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -15,21 +17,45 @@ import { parseArgs } from "node:util";
 
 const root = path.resolve(import.meta.dirname, "..");
 
-/** The environments both wrangler configs define (besides the top level). */
-export const ENVIRONMENTS = ["staging", "production"] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
+/**
+ * What one `--env` deploys: the [env.*] sections of the hub's and the edge's configs, in deploy
+ * order. A staging or production environment is a primary hub, its standby and the edges.
+ */
+export const DEPLOYMENTS = {
+  staging: { hubs: ["staging", "staging-standby"], edges: ["staging"] },
+  production: { hubs: ["production", "production-standby"], edges: ["production", "production-us"] },
+} as const satisfies Record<string, { hubs: readonly string[]; edges: readonly string[] }>;
 
-const HUB_CONFIG = "workers/hub/wrangler.toml";
-const EDGE_CONFIG = "wrangler.toml";
+export type Environment = keyof typeof DEPLOYMENTS;
+export const ENVIRONMENTS = Object.keys(DEPLOYMENTS) as Environment[];
+
+export const HUB_CONFIG = "workers/hub/wrangler.toml";
+export const EDGE_CONFIG = "wrangler.toml";
+
+/** The [env.*] sections one deploy covers; without --env, the top level of each config. */
+export function sectionsOf(env?: Environment): { hubs: readonly (string | undefined)[]; edges: readonly (string | undefined)[] } {
+  return env === undefined ? { hubs: [undefined], edges: [undefined] } : DEPLOYMENTS[env];
+}
+
+/** `--env <section>`, or nothing for the top level. */
+export const envArgs = (section: string | undefined): string[] => (section === undefined ? [] : ["--env", section]);
 
 /** The wrangler commands a deploy runs, in order (each an argv after `wrangler`). */
 export function deployPlan(env?: Environment): string[][] {
-  const envArgs = env === undefined ? [] : ["--env", env];
+  const { hubs, edges } = sectionsOf(env);
   return [
-    ["d1", "migrations", "apply", "DB", "--remote", "-c", HUB_CONFIG, ...envArgs],
-    ["deploy", "-c", HUB_CONFIG, ...envArgs],
-    ["deploy", "-c", EDGE_CONFIG, ...envArgs],
+    ...hubs.map((hub) => ["d1", "migrations", "apply", "DB", "--remote", "-c", HUB_CONFIG, ...envArgs(hub)]),
+    ...hubs.map((hub) => ["deploy", "-c", HUB_CONFIG, ...envArgs(hub)]),
+    ...edges.map((edge) => ["deploy", "-c", EDGE_CONFIG, ...envArgs(edge)]),
   ];
+}
+
+/**
+ * The wrangler executable: the project's own, or PORTCULLIS_WRANGLER when set (the tests point it at
+ * a fake that keeps an account in a JSON file).
+ */
+export function wranglerExecutable(): string {
+  return process.env.PORTCULLIS_WRANGLER || path.join(root, "node_modules", ".bin", "wrangler");
 }
 
 /** One command as an operator would type it. */
@@ -37,7 +63,7 @@ export function formatCommand(argv: string[]): string {
   return ["wrangler", ...argv].join(" ");
 }
 
-function isEnvironment(value: string): value is Environment {
+export function isEnvironment(value: string): value is Environment {
   return (ENVIRONMENTS as readonly string[]).includes(value);
 }
 
@@ -59,7 +85,7 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     for (const command of plan) out(formatCommand(command));
     return 0;
   }
-  const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
+  const wrangler = wranglerExecutable();
   for (const command of plan) {
     out(`\n$ ${formatCommand(command)}`);
     const result = spawnSync(wrangler, command, { cwd: root, stdio: "inherit" });
@@ -72,7 +98,8 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
       return result.status ?? 1;
     }
   }
-  out(`\ndeployed${values.env === undefined ? "" : ` (${values.env})`}: hub, then edge`);
+  const { hubs, edges } = sectionsOf(values.env);
+  out(`\ndeployed${values.env === undefined ? "" : ` (${values.env})`}: ${hubs.length} hub(s), then ${edges.length} edge(s)`);
   return 0;
 }
 

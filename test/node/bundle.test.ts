@@ -9,6 +9,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEPLOYMENTS, EDGE_CONFIG, ENVIRONMENTS, HUB_CONFIG } from "../../scripts/deploy.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
@@ -21,12 +22,16 @@ const BUDGET_GZIP = FREE_LIMIT_GZIP / 2;
 /** Dry-runs at a time (each is an esbuild process). */
 const PARALLEL = 2;
 
-const WORKERS = { edge: "wrangler.toml", hub: "workers/hub/wrangler.toml" } as const;
-const ENVIRONMENTS = ["", "staging", "production"] as const;
+const WORKERS = { edge: EDGE_CONFIG, hub: HUB_CONFIG } as const;
+/** Every section of each config: "" is the top level, then every [env.*] section `npm run deploy` deploys. */
+const SECTIONS: Record<keyof typeof WORKERS, string[]> = {
+  edge: ["", ...ENVIRONMENTS.flatMap((env) => DEPLOYMENTS[env].edges)],
+  hub: ["", ...ENVIRONMENTS.flatMap((env) => DEPLOYMENTS[env].hubs)],
+};
 
 interface Bundle {
   worker: keyof typeof WORKERS;
-  env: (typeof ENVIRONMENTS)[number];
+  env: string;
   /** What wrangler printed (the bindings table names each environment's resources). */
   output: string;
   /** Uncompressed and gzip bytes of the uploaded modules (source maps excluded). */
@@ -34,14 +39,14 @@ interface Bundle {
   gzip: number;
 }
 
-const targets = Object.keys(WORKERS).flatMap((worker) => ENVIRONMENTS.map((env) => ({ worker: worker as keyof typeof WORKERS, env })));
+const targets = (Object.keys(WORKERS) as (keyof typeof WORKERS)[]).flatMap((worker) => SECTIONS[worker].map((env) => ({ worker, env })));
 const bundles = new Map<string, Bundle>();
 let outRoot = "";
 
 const label = (worker: string, env: string) => `${worker}${env === "" ? "" : `:${env}`}`;
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MiB`;
 
-async function bundle(worker: keyof typeof WORKERS, env: (typeof ENVIRONMENTS)[number]): Promise<Bundle> {
+async function bundle(worker: keyof typeof WORKERS, env: string): Promise<Bundle> {
   const outdir = path.join(outRoot, `${worker}-${env || "top"}`);
   const { stdout, stderr } = await promisify(execFile)(wrangler, ["deploy", "--dry-run", "--outdir", outdir, "-c", WORKERS[worker], `--env=${env}`], {
     cwd: root,
@@ -72,7 +77,7 @@ beforeAll(async () => {
   for (const { worker, env } of targets) {
     const b = bundles.get(label(worker, env))!;
     console.log(
-      `bundle ${label(b.worker, b.env).padEnd(16)} ${mb(b.bytes).padStart(10)} raw, ${mb(b.gzip).padStart(10)} gzip` +
+      `bundle ${label(b.worker, b.env).padEnd(24)} ${mb(b.bytes).padStart(10)} raw, ${mb(b.gzip).padStart(10)} gzip` +
         ` (${((b.gzip / FREE_LIMIT_GZIP) * 100).toFixed(0)}% of Free 3 MB, ${((b.gzip / PAID_LIMIT_GZIP) * 100).toFixed(0)}% of Paid 10 MB)`,
     );
   }
@@ -94,20 +99,32 @@ describe("wrangler deploy --dry-run", () => {
     });
   }
 
-  it("each environment binds its own resources and the other worker of the same environment", () => {
-    for (const env of ["staging", "production"]) {
-      const edge = bundles.get(label("edge", env))!.output;
+  it("each deployment binds its own resources and the Workers of the same environment", () => {
+    const output = (worker: keyof typeof WORKERS, env: string) => bundles.get(label(worker, env))!.output;
+    for (const env of ENVIRONMENTS) {
+      const edge = output("edge", env);
       expect(edge).toContain(`portcullis-hub-${env}#HubIngest`);
+      expect(edge).toContain(`portcullis-hub-${env}-standby#HubIngest`);
       expect(edge).toContain(`portcullis-spool-${env}`);
       expect(edge).toContain(`portcullis-tracking-${env}`);
       expect(edge).toContain(`portcullis-edge-directory-${env}`);
-      const hub = bundles.get(label("hub", env))!.output;
-      expect(hub).toContain(`portcullis-edge-${env}#EdgeDirectory`);
-      expect(hub).toContain(`portcullis-mailbox-${env}`);
-      expect(hub).toContain(`portcullis-onward-${env}`);
-      expect(hub).toContain(`portcullis-${env}`);
+      for (const hub of [output("hub", env), output("hub", `${env}-standby`)]) {
+        expect(hub).toContain(`portcullis-edge-${env}#EdgeDirectory`);
+        expect(hub).toContain(`portcullis-backup-${env}`);
+        expect(hub).toContain(`portcullis-hub-${env}#HubIngest`);
+      }
+      expect(output("hub", env)).toContain(`(portcullis-mailbox-${env})`);
+      expect(output("hub", `${env}-standby`)).toContain(`portcullis-mailbox-${env}-standby`);
+      expect(output("hub", `${env}-standby`)).toContain(`env.HUB_ROLE ("standby")`);
     }
-    expect(bundles.get("edge")!.output).toContain("portcullis-hub#HubIngest");
-    expect(bundles.get("hub")!.output).toContain("portcullis-edge#EdgeDirectory");
+    const us = output("edge", "production-us");
+    expect(us).toContain(`env.EDGE_ID ("edge-us")`);
+    expect(us).toContain("portcullis-edge-directory-production-us");
+    expect(us).toContain("portcullis-spool-production-us");
+    expect(us).toContain("(portcullis-tracking-production)");
+    expect(output("edge", "production")).toContain(`env.EDGE_ID ("edge-eu")`);
+    for (const hub of ["production", "production-standby"]) expect(output("hub", hub)).toContain("portcullis-edge-production-us#EdgeDirectory");
+    expect(output("edge", "")).toContain("portcullis-hub#HubIngest");
+    expect(output("hub", "")).toContain("portcullis-edge#EdgeDirectory");
   });
 });
