@@ -7,7 +7,7 @@ import { MAX_MESSAGE_BYTES } from "../../shared/limits.ts";
 import { formatReply, smtpReply } from "../../shared/smtp.ts";
 import type { RejectReason } from "../../shared/verdict.ts";
 import { deliverToHubs } from "./deliver.ts";
-import { hubsFrom } from "./hubs.ts";
+import { edgeHubs } from "./hubs.ts";
 import { processSpoolBatch, productionDeps, spoolDelivery, type SpoolTask } from "./spool.ts";
 import { probeHubs } from "./probe.ts";
 import { deliverySettings } from "../../shared/delivery/settings.ts";
@@ -161,7 +161,7 @@ async function deliverOrSpool(
   };
   let hubs, settings;
   try {
-    [hubs, settings] = await Promise.all([readPolicy(directory, "hubs").then(hubsFrom), readPolicy(directory, "delivery").then(deliverySettings)]);
+    [hubs, settings] = await Promise.all([readPolicy(directory, "hubs").then(edgeHubs(env)), readPolicy(directory, "delivery").then(deliverySettings)]);
   } catch (err) {
     return fail(`delivery policy unreadable: ${String(err)}`);
   }

@@ -3,7 +3,7 @@ import { deliverySettings } from "../../shared/delivery/settings.ts";
 import { readPolicy } from "../../shared/policy.ts";
 import { withTimeout } from "../../shared/timeout.ts";
 import { openDirectory } from "./directory.ts";
-import { healthStub, hubClient, hubsFrom } from "./hubs.ts";
+import { edgeHubs, healthStub, hubClient } from "./hubs.ts";
 
 /** How long an active probe waits for a hub's answer; a hub slower than this is as good as down for mail. */
 export const HUB_PROBE_TIMEOUT_MS = 5_000;
@@ -16,7 +16,7 @@ export const HUB_PROBE_TIMEOUT_MS = 5_000;
  */
 export async function probeHubs(env: Env, fetcher?: typeof fetch): Promise<HubOutcome[]> {
   const directory = await openDirectory(env);
-  const [hubs, settings] = await Promise.all([readPolicy(directory, "hubs").then(hubsFrom), readPolicy(directory, "delivery").then(deliverySettings)]);
+  const [hubs, settings] = await Promise.all([readPolicy(directory, "hubs").then(edgeHubs(env)), readPolicy(directory, "delivery").then(deliverySettings)]);
   const outcomes = await Promise.all(
     hubs
       .filter((hub) => hub.transport !== "forward")

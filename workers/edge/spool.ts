@@ -8,7 +8,7 @@ import type { SpoolActionResult, SpoolItem } from "../../shared/delivery/spool-a
 import { readPolicy } from "../../shared/policy.ts";
 import { deliverToHubs, type DeliveryAttempt, type DeliveryOutcome } from "./deliver.ts";
 import { openDirectory } from "./directory.ts";
-import { hubsFrom } from "./hubs.ts";
+import { edgeHubs } from "./hubs.ts";
 import type { SpoolIndex } from "./spool.do.ts";
 import type { Tracker } from "./tracking.ts";
 
@@ -112,7 +112,7 @@ function newItem(delivery: Delivery, settings: DeliverySettings, now: number, at
 async function loadSettings(env: Env): Promise<{ hubs: HubConfig[]; settings: DeliverySettings }> {
   const directory = await openDirectory(env);
   const [hubs, delivery] = await Promise.all([readPolicy(directory, "hubs"), readPolicy(directory, "delivery")]);
-  return { hubs: hubsFrom(hubs), settings: deliverySettings(delivery) };
+  return { hubs: edgeHubs(env)(hubs), settings: deliverySettings(delivery) };
 }
 
 /** What became of one queue message. */

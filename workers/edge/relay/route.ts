@@ -7,7 +7,7 @@ import type { RecipientResult } from "../../../shared/relay/api.ts";
 import { RelayError } from "../../../shared/relay/errors.ts";
 import { formatReply, smtpReply } from "../../../shared/smtp.ts";
 import { type DeliveryOutcome, deliverToHubs } from "../deliver.ts";
-import { hubsFrom } from "../hubs.ts";
+import { edgeHubs } from "../hubs.ts";
 import { productionDeps, spoolDelivery } from "../spool.ts";
 import { type ConnectorConfig, type ConnectorDeps, type ConnectorOutcome, sendExternal } from "./connectors.ts";
 
@@ -72,7 +72,7 @@ export async function deliverInternal(
     addresses.map((address) => ({ address, route: "internal", ...result }));
   let hubs, settings;
   try {
-    [hubs, settings] = await Promise.all([readPolicy(directory, "hubs").then(hubsFrom), readPolicy(directory, "delivery").then(deliverySettings)]);
+    [hubs, settings] = await Promise.all([readPolicy(directory, "hubs").then(edgeHubs(env)), readPolicy(directory, "delivery").then(deliverySettings)]);
   } catch (err) {
     console.error(JSON.stringify({ event: "relay_delivery_policy_unreadable", deliveryId: delivery.deliveryId, error: String(err) }));
     return {
