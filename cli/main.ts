@@ -1,5 +1,6 @@
 import { API_EXIT, HubApiError, HubUnreachableError } from "./api.ts";
 import type { Command } from "./commands/command.ts";
+import { DNS_CHECK_USAGE, dnsCheck } from "./commands/dns-check.ts";
 import { DOMAINS_USAGE, domains } from "./commands/domains.ts";
 import { EDGES_USAGE, edges, SYNC_USAGE, sync } from "./commands/edges.ts";
 import { HUBS_USAGE, hubs } from "./commands/hubs.ts";
@@ -28,6 +29,7 @@ Admin API (the hub's /api/v1):
   logout                          forget a profile
   profiles                        list the saved profiles (tokens masked)
   domains list|add|remove         accepted domains and their onward routes
+  dns-check DOMAIN [--local]      a domain's MX, SPF, DMARC, MTA-STS and TLS-RPT, each with a fix
   recipients list|show|import|remove
                                   the directory; import takes CSV or JSON, any size
   policy list|get|set|reset       policies (thresholds, lists, hubs, delivery, …)
@@ -55,6 +57,7 @@ Exit codes of the admin API commands:
   2  the hub refused: bad token (401), role too low (403), not found (404), invalid input (4xx),
      or rows of an import; the API's error code and message are shown
   3  the hub could not be reached, did not answer in time, or failed (5xx)
+dns-check also exits 2 when a check failed and 3 when the resolver did not answer.
 scan and send keep theirs (see "portcullis help scan" and "portcullis help send"); an unknown
 command exits 64.
 
@@ -74,6 +77,7 @@ const COMMANDS: Record<string, Command> = {
   logout: api(logout, LOGOUT_USAGE),
   profiles: api(profiles, PROFILES_USAGE),
   domains: api(domains, DOMAINS_USAGE),
+  "dns-check": api(dnsCheck, DNS_CHECK_USAGE),
   recipients: api(recipients, RECIPIENTS_USAGE),
   policy: api(policy, POLICY_USAGE),
   hubs: api(hubs, HUBS_USAGE),

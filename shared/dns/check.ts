@@ -68,7 +68,7 @@ export const CLOUDFLARE_MX_SUFFIX = ".mx.cloudflare.net";
 const RESOLVER_FIX = "Nothing in the domain's DNS is known to be wrong: try again, and if it persists check the resolver (the hub's DNS_OVER_HTTPS, or --doh).";
 
 const ENABLE_ROUTING =
-  "In the Cloudflare dashboard open the zone's Email → Email Routing, choose Enable and let it add its records (MX route1, route2 and route3.mx.cloudflare.net), then route the catch-all address to the portcullis-edge Worker.";
+  "In the Cloudflare dashboard open the zone's Email → Email Routing, choose Enable and let it add its records (MX route1, route2 and route3.mx.cloudflare.net), then send the catch-all address to your Portcullis edge Worker (portcullis-edge, or its -staging/-production name).";
 
 /**
  * Checks a domain's mail DNS. Every check is asked at once; a resolver failure (timeout, SERVFAIL,

@@ -1,6 +1,6 @@
 /**
- * DNS for the hub's DNS-check tests, served through the hub project's outbound fetches (outbound.ts),
- * run by vitest in Node:
+ * DNS for the DNS-check tests, served through the hub project's outbound fetches (outbound.ts), run
+ * by vitest in Node, and by the CLI test's own HTTP server (test/node/cli-dns.test.ts):
  *   https://dns.test/dns-query     a DNS-over-HTTPS (JSON) server answering from DNS_ZONES, NXDOMAIN
  *                                  for other names; every name under servfail.test answers SERVFAIL,
  *                                  every name under hang.test answers after HANG_MS (past the check's
@@ -15,6 +15,9 @@ export const DNS_ZONES: Record<string, Record<string, string[]>> = {
   "_dmarc.dns-good.test": { TXT: ["v=DMARC1; p=reject; rua=mailto:dmarc@dns-good.test"] },
   "_mta-sts.dns-good.test": { TXT: ["v=STSv1; id=20261121T000000;"] },
   "_smtp._tls.dns-good.test": { TXT: ["v=TLSRPTv1; rua=mailto:tls@dns-good.test"] },
+  // Email Routing's MX and SPF and an enforcing DMARC, but no MTA-STS or TLS-RPT: warnings only.
+  "dns-plain.test": { MX: CLOUDFLARE_MX, TXT: ["v=spf1 include:_spf.mx.cloudflare.net -all"] },
+  "_dmarc.dns-plain.test": { TXT: ["v=DMARC1; p=quarantine; rua=mailto:dmarc@dns-plain.test"] },
   // MX at another provider, two SPF records, a monitoring-only DMARC without reports, no MTA-STS or TLS-RPT.
   "dns-broken.test": { MX: ["10 mx.mailhost.example."], TXT: ["v=spf1 include:_spf.mx.cloudflare.net ~all", "v=spf1 ip4:192.0.2.0/24 -all"] },
   "_dmarc.dns-broken.test": { TXT: ["v=DMARC1; p=none"] },
