@@ -2,6 +2,7 @@ import type { Delivery, IngestResult } from "../../shared/delivery.ts";
 import type { HubOutcome } from "../../shared/delivery/health.ts";
 import { planAttempts, WeightedRoundRobin, type HubConfig, type HubStanding } from "../../shared/delivery/router.ts";
 import type { DeliverySettings } from "../../shared/delivery/settings.ts";
+import { edgeLog } from "../../shared/log.ts";
 import { withTimeout } from "../../shared/timeout.ts";
 import { enter, hubClient, hubStates, isBusy, leave, noteOutcomes, reportOutcomes } from "./hubs.ts";
 
@@ -29,6 +30,8 @@ export interface DeliverOptions {
   /** Signed HTTPS transport's fetch (tests inject one). */
   fetcher?: typeof fetch;
   now?: () => number;
+  /** Which delivery round this is, for the log: 1 in the email handler, then one more per spool attempt. */
+  round?: number;
 }
 
 /** Per isolate: the weighted round-robin position inside each priority group. */
@@ -50,6 +53,22 @@ export async function deliverToHubs(env: Env, delivery: Delivery, options: Deliv
   const states = await hubStates(env, settings, started);
   const plan = planAttempts(options.hubs, states, isBusy, rr);
   const attempts: DeliveryAttempt[] = [];
+  const log = edgeLog(env.EDGE_ID, delivery);
+  // One log line per try of a hub, as it ends.
+  const tried = (a: DeliveryAttempt): void => {
+    attempts.push(a);
+    const outcome = a.ok ? "delivered" : a.error?.startsWith("refused: ") ? "refused" : "failed";
+    log[a.ok ? "info" : "warn"]("delivery_attempt", {
+      hub: a.hubId,
+      standing: a.standing,
+      outcome,
+      status: a.status,
+      ms: a.ms,
+      attempt: attempts.length,
+      round: options.round ?? 1,
+      error: a.error,
+    });
+  };
   const outcomes: HubOutcome[] = [];
   let result: DeliveryOutcome | undefined;
   for (const { hub, standing } of plan) {
@@ -64,17 +83,17 @@ export async function deliverToHubs(env: Env, delivery: Delivery, options: Deliv
         `hub ${hub.id} did not take the message`,
       );
       if (status.status === "refused") {
-        attempts.push({ hubId: hub.id, standing, ok: false, ms: now() - t0, error: `refused: ${status.error}` });
+        tried({ hubId: hub.id, standing, ok: false, ms: now() - t0, error: `refused: ${status.error}` });
         result = { delivered: false, refused: true, error: `hub ${hub.id} refused the hand-over: ${status.error}`, attempts };
         break;
       }
-      attempts.push({ hubId: hub.id, standing, ok: true, ms: now() - t0, status: status.status });
+      tried({ hubId: hub.id, standing, ok: true, ms: now() - t0, status: status.status });
       outcomes.push({ hubId: hub.id, ok: true, at: now(), ms: now() - t0, kind: "delivery" });
       result = { delivered: true, hubId: hub.id, status: status.status, attempts };
       break;
     } catch (err) {
       const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      attempts.push({ hubId: hub.id, standing, ok: false, ms: now() - t0, error });
+      tried({ hubId: hub.id, standing, ok: false, ms: now() - t0, error });
       outcomes.push({ hubId: hub.id, ok: false, at: now(), ms: now() - t0, kind: "delivery", error });
     } finally {
       leave(hub.id);

@@ -5,6 +5,7 @@ import { httpHubIngest } from "../../shared/delivery/ingest-http.ts";
 import type { HubConfig } from "../../shared/delivery/router.ts";
 import type { DeliverySettings } from "../../shared/delivery/settings.ts";
 import type { HubHealthObject } from "./health.do.ts";
+import { edgeLog } from "../../shared/log.ts";
 
 /**
  * How long an isolate trusts the breaker states it read from the health object before asking
@@ -73,7 +74,7 @@ export async function hubStates(env: Env, settings: DeliverySettings, now = Date
       view.apply(await healthStub(env).report(settings.breakerOpenSeconds), now);
     } catch (err) {
       // Health is advice: without it every hub is tried in policy order.
-      console.error(JSON.stringify({ event: "hub_health_unavailable", error: String(err) }));
+      edgeLog(env.EDGE_ID).error("hub_health_unavailable", { error: String(err) });
       view.readAt = now;
     }
   }
@@ -115,6 +116,6 @@ export async function reportOutcomes(env: Env, outcomes: HubOutcome[], settings:
   try {
     await healthStub(env).record(outcomes, settings.breakerFailures, settings.breakerOpenSeconds);
   } catch (err) {
-    console.error(JSON.stringify({ event: "hub_health_unavailable", error: String(err) }));
+    edgeLog(env.EDGE_ID).error("hub_health_unavailable", { error: String(err) });
   }
 }

@@ -1,5 +1,4 @@
 import type { Delivery } from "../../shared/delivery.ts";
-import { sha256Hex } from "../../shared/directory/hash.ts";
 import { DohResolver } from "../../shared/dns/doh.ts";
 import { runPipeline } from "../../shared/hygiene/pipeline.ts";
 import type { PipelineResult } from "../../shared/hygiene/types.ts";
@@ -18,7 +17,8 @@ import { TooLargeError, readBounded } from "../../shared/bytes.ts";
 import { EdgeDirectory } from "./publish.ts";
 import { handleSignedDirectory } from "./publish-http.ts";
 import { EDGE_DIRECTORY_PATH } from "../../shared/directory/publish-http.ts";
-import { MessageTracker, Tracker } from "./tracking.ts";
+import { MessageTracker, messageIdOf, Tracker } from "./tracking.ts";
+import { agentSummary, edgeLog, hashEnvelope } from "../../shared/log.ts";
 import { handleRelay, RELAY_PATH } from "./relay/index.ts";
 
 export { DirectoryLease } from "./lease.do.ts";
@@ -49,11 +49,11 @@ export class TempFailError extends Error {
 export type IncomingEmail = Pick<ForwardableEmailMessage, "from" | "to" | "raw" | "rawSize" | "setReject"> & Partial<Pick<ForwardableEmailMessage, "forward">>;
 
 /**
- * One line of JSON per decision. Addresses are logged as short keyed-free hashes, never in clear.
+ * One log line per decision (shared/log.ts): verdict, SCL, agents, SMTP reply, the message's ids,
+ * and the envelope as keyed hashes, never in clear.
  */
-async function logDecision(fields: Record<string, unknown>, envelope: { from: string; to: string }): Promise<void> {
-  const [from, to] = await Promise.all([sha256Hex(envelope.from.toLowerCase()), sha256Hex(envelope.to.toLowerCase())]);
-  console.log(JSON.stringify({ event: "decision", ...fields, fromHash: from.slice(0, 16), toHash: to.slice(0, 16) }));
+async function logDecision(env: Env, fields: Record<string, unknown>, envelope: { from: string; to: string }): Promise<void> {
+  edgeLog(env.EDGE_ID).info("decision", { ...fields, ...(await hashEnvelope(env.DIRECTORY_KEY, envelope)) });
 }
 
 function refuse(message: IncomingEmail, reason: RejectReason): string {
@@ -72,7 +72,7 @@ export async function handleEmail(message: IncomingEmail, env: Env, ctx?: Pick<E
   const track = new MessageTracker(env, ctx, envelope, started);
   if (message.rawSize > MAX_MESSAGE_BYTES) {
     const smtp = refuse(message, { reason: "too_large", size: message.rawSize, max: MAX_MESSAGE_BYTES });
-    await logDecision({ action: "reject", smtp, size: message.rawSize }, envelope);
+    await logDecision(env, { action: "reject", smtp, size: message.rawSize }, envelope);
     track.decision("rejected", { action: "reject", smtp, size: message.rawSize });
     return;
   }
@@ -83,7 +83,7 @@ export async function handleEmail(message: IncomingEmail, env: Env, ctx?: Pick<E
   } catch (err) {
     if (!(err instanceof TooLargeError)) throw err;
     const smtp = refuse(message, { reason: "too_large", size: message.rawSize, max: MAX_MESSAGE_BYTES });
-    await logDecision({ action: "reject", smtp, size: message.rawSize }, envelope);
+    await logDecision(env, { action: "reject", smtp, size: message.rawSize }, envelope);
     track.decision("rejected", { action: "reject", smtp, size: message.rawSize });
     return;
   }
@@ -96,26 +96,33 @@ export async function handleEmail(message: IncomingEmail, env: Env, ctx?: Pick<E
       { envelope: { from: message.from, to: [message.to] }, raw },
       { directory, dns: dnsFor(env), now: Date.now },
       {
-        onAgentError: (agent, error) => console.error(JSON.stringify({ event: "agent_error", agent, error: String(error) })),
+        onAgentError: (agent, error) => edgeLog(env.EDGE_ID).error("agent_error", { agent, error: String(error) }),
       },
     );
   } catch (err) {
     const smtp = formatReply(smtpReply({ reason: "directory_unavailable", detail: String(err) }));
-    console.error(JSON.stringify({ event: "directory_unavailable", error: String(err) }));
-    await logDecision({ action: "tempfail", smtp, size: raw.byteLength }, envelope);
+    edgeLog(env.EDGE_ID).error("directory_unavailable", { error: String(err) });
+    await logDecision(env, { action: "tempfail", smtp, size: raw.byteLength, messageId: messageIdOf(raw) }, envelope);
     track.decision("tempfailed", { action: "tempfail", smtp, raw, detail: String(err) });
     throw new TempFailError(smtp);
   }
 
-  const summary = { action: result.action, smtp: result.smtp, scl: result.scl, size: raw.byteLength, agents: result.agents };
+  const summary = {
+    action: result.action,
+    smtp: result.smtp,
+    scl: result.scl,
+    size: raw.byteLength,
+    agents: agentSummary(result.agents),
+    messageId: result.email?.messageId ?? messageIdOf(raw),
+  };
   switch (result.action) {
     case "reject":
       message.setReject(result.smtp);
-      await logDecision({ ...summary, ms: Date.now() - started }, envelope);
+      await logDecision(env, { ...summary, ms: Date.now() - started }, envelope);
       track.decision("rejected", { result, raw });
       return;
     case "tempfail":
-      await logDecision({ ...summary, ms: Date.now() - started }, envelope);
+      await logDecision(env, { ...summary, ms: Date.now() - started }, envelope);
       track.decision("tempfailed", { result, raw });
       throw new TempFailError(result.smtp);
     case "accept":
@@ -154,8 +161,8 @@ async function deliverOrSpool(
   const track = new MessageTracker(env, ctx, envelope, started);
   const fail = async (detail: string): Promise<never> => {
     const smtp = formatReply(smtpReply({ reason: "hub_unavailable", detail }));
-    console.error(JSON.stringify({ event: "hub_unavailable", deliveryId: delivery.deliveryId, error: detail }));
-    await logDecision({ ...summary, action: "tempfail", smtp, deliveryId: delivery.deliveryId, ms: Date.now() - started }, envelope);
+    edgeLog(env.EDGE_ID, delivery).error("hub_unavailable", { error: detail });
+    await logDecision(env, { ...summary, action: "tempfail", smtp, deliveryId: delivery.deliveryId, ms: Date.now() - started }, envelope);
     track.decision("tempfailed", { delivery, smtp, detail });
     throw new TempFailError(smtp);
   };
@@ -175,6 +182,7 @@ async function deliverOrSpool(
   const attempts = outcome.attempts.map((a) => ({ hub: a.hubId, ok: a.ok, ms: a.ms, ...(a.error ? { error: a.error } : {}) }));
   if (outcome.delivered) {
     await logDecision(
+      env,
       { ...summary, deliveryId: delivery.deliveryId, hub: outcome.hubId, hubStatus: outcome.status, attempts, ms: Date.now() - started },
       envelope,
     );
@@ -188,7 +196,7 @@ async function deliverOrSpool(
   } catch (err) {
     return fail(`${outcome.error}; spooling failed too: ${String(err)}`);
   }
-  await logDecision({ ...summary, deliveryId: delivery.deliveryId, spooled: true, attempts, error: outcome.error, ms: Date.now() - started }, envelope);
+  await logDecision(env, { ...summary, deliveryId: delivery.deliveryId, spooled: true, attempts, error: outcome.error, ms: Date.now() - started }, envelope);
   track.decision("spooled", { delivery, smtp: String(summary.smtp), detail: outcome.error });
 }
 

@@ -1,5 +1,6 @@
 import type { HubOutcome } from "../../shared/delivery/health.ts";
 import { deliverySettings } from "../../shared/delivery/settings.ts";
+import { edgeLog } from "../../shared/log.ts";
 import { readPolicy } from "../../shared/policy.ts";
 import { withTimeout } from "../../shared/timeout.ts";
 import { openDirectory } from "./directory.ts";
@@ -38,6 +39,6 @@ export async function probeHubs(env: Env, fetcher?: typeof fetch): Promise<HubOu
       }),
   );
   await healthStub(env).record(outcomes, settings.breakerFailures, settings.breakerOpenSeconds);
-  console.log(JSON.stringify({ event: "hub_probe", results: outcomes.map((o) => ({ hub: o.hubId, ok: o.ok, ms: o.ms, error: o.error })) }));
+  edgeLog(env.EDGE_ID).info("hub_probe", { results: outcomes.map((o) => ({ hub: o.hubId, ok: o.ok, ms: o.ms, error: o.error })) });
   return outcomes;
 }

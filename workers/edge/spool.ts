@@ -5,6 +5,7 @@ import { decodeDelivery, encodeDelivery } from "../../shared/delivery/frame.ts";
 import type { HubConfig } from "../../shared/delivery/router.ts";
 import { deliverySettings, retryDelaySeconds, type DeliverySettings } from "../../shared/delivery/settings.ts";
 import type { SpoolActionResult, SpoolItem } from "../../shared/delivery/spool-api.ts";
+import { edgeLog } from "../../shared/log.ts";
 import { readPolicy } from "../../shared/policy.ts";
 import { deliverToHubs, type DeliveryAttempt, type DeliveryOutcome } from "./deliver.ts";
 import { openDirectory } from "./directory.ts";
@@ -81,7 +82,7 @@ export async function spoolDelivery(env: Env, delivery: Delivery, outcome: Deliv
   try {
     await spoolIndex(env).add(item);
   } catch (err) {
-    console.error(JSON.stringify({ event: "spool_index_unavailable", deliveryId: delivery.deliveryId, error: String(err) }));
+    edgeLog(env.EDGE_ID, delivery).error("spool_index_unavailable", { error: String(err) });
   }
   return item;
 }
@@ -139,10 +140,10 @@ export async function processSpoolBatch(batch: MessageBatch<SpoolTask>, env: Env
       results.push(result);
       if (result.outcome === "retry") message.retry({ delaySeconds: result.delaySeconds });
       else message.ack();
-      console.log(JSON.stringify({ event: "spool", deliveryId: message.body?.deliveryId, ...result }));
+      edgeLog(env.EDGE_ID, { deliveryId: message.body?.deliveryId }).info("spool", result);
     } catch (err) {
       // Storage trouble: leave the item as it is and try the message again shortly.
-      console.error(JSON.stringify({ event: "spool_error", deliveryId: message.body?.deliveryId, error: String(err) }));
+      edgeLog(env.EDGE_ID, { deliveryId: message.body?.deliveryId }).error("spool_error", { error: String(err) });
       results.push({ outcome: "retry", delaySeconds: settings.retryBaseSeconds, error: String(err) });
       message.retry({ delaySeconds: settings.retryBaseSeconds });
     }
@@ -184,7 +185,7 @@ async function processOne(env: Env, deliveryId: unknown, hubs: HubConfig[], sett
     return { outcome: "dead", reason };
   }
 
-  const outcome = await deliverToHubs(env, delivery, { hubs, settings, now: deps.now, fetcher: deps.fetcher, forward: deps.forward });
+  const outcome = await deliverToHubs(env, delivery, { hubs, settings, now: deps.now, fetcher: deps.fetcher, forward: deps.forward, round: item.attempts + 1 });
   if (outcome.delivered) {
     await deps.afterAccepted?.(deliveryId);
     await env.SPOOL.delete(key);
@@ -243,13 +244,13 @@ async function notify(env: Env, deps: SpoolDeps, delivery: Delivery, item: Spool
   const headers = headerBlock(delivery.raw);
   const allowed = mayNotifySender(delivery.envelope.from, headers);
   if (!allowed.ok) {
-    console.log(JSON.stringify({ event: "dsn_suppressed", kind, deliveryId: delivery.deliveryId, reason: allowed.reason }));
+    edgeLog(env.EDGE_ID, delivery).info("dsn_suppressed", { kind, reason: allowed.reason });
     deps.tracker?.dsn(delivery, kind, "suppressed", allowed.reason);
     return;
   }
   const dsnFrom = String(env.DSN_FROM);
   if (deps.mailer === null || dsnFrom === "") {
-    console.log(JSON.stringify({ event: "dsn_not_sent", kind, deliveryId: delivery.deliveryId, reason: "no DSN_EMAIL binding or DSN_FROM address" }));
+    edgeLog(env.EDGE_ID, delivery).warn("dsn_not_sent", { kind, reason: "no DSN_EMAIL binding or DSN_FROM address" });
     deps.tracker?.dsn(delivery, kind, "not_sent", "no DSN_EMAIL binding or DSN_FROM address");
     return;
   }
@@ -274,10 +275,10 @@ async function notify(env: Env, deps: SpoolDeps, delivery: Delivery, item: Spool
       messageIdDomain: domain,
     });
     await deps.mailer.send(dsnFrom, delivery.envelope.from, dsn.raw);
-    console.log(JSON.stringify({ event: "dsn_sent", kind, deliveryId: delivery.deliveryId, dsnMessageId: dsn.messageId }));
+    edgeLog(env.EDGE_ID, delivery).info("dsn_sent", { kind, dsnMessageId: dsn.messageId });
     deps.tracker?.dsn(delivery, kind, "sent", `Message-ID ${dsn.messageId}`);
   } catch (err) {
-    console.error(JSON.stringify({ event: "dsn_failed", kind, deliveryId: delivery.deliveryId, error: String(err) }));
+    edgeLog(env.EDGE_ID, delivery).error("dsn_failed", { kind, error: String(err) });
     deps.tracker?.dsn(delivery, kind, "error", String(err));
   }
 }
@@ -317,7 +318,7 @@ export async function spoolAction(env: Env, deliveryId: string, action: "retry" 
       const result = await index.remove(deliveryId, reason);
       if (result.ok) {
         await env.SPOOL.delete([spoolKey(env.EDGE_ID, deliveryId), deadKey(env.EDGE_ID, deliveryId)]);
-        console.log(JSON.stringify({ event: "spool_deleted", deliveryId, reason }));
+        edgeLog(env.EDGE_ID, { deliveryId }).info("spool_deleted", { reason });
       }
       return result;
     }

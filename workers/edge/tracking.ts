@@ -2,6 +2,7 @@ import type { Delivery } from "../../shared/delivery.ts";
 import type { AgentOutcome, PipelineResult } from "../../shared/hygiene/types.ts";
 import type { Action } from "../../shared/verdict.ts";
 import type { DeliveryAttempt, DeliveryOutcome } from "./deliver.ts";
+import { edgeLog } from "../../shared/log.ts";
 
 /**
  * Message tracking at the edge: one event per decision, delivery round, spool round and delivery
@@ -237,7 +238,7 @@ async function sendEvents(queue: Queue, events: TrackingEvent[]): Promise<void> 
       await queue.sendBatch(events.slice(i, i + EVENTS_PER_SEND).map((body) => ({ body, contentType: "json" as const })));
     }
   } catch (err) {
-    console.error(JSON.stringify({ event: "tracking_dropped", events: events.length, error: String(err) }));
+    edgeLog(events[0]?.edgeId ?? "").error("tracking_dropped", { events: events.length, error: String(err) });
   }
 }
 

@@ -1,5 +1,6 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { Delivery, HubIngestApi, HubPing, IngestResult } from "../../shared/delivery.ts";
+import { hubLog } from "../../shared/log.ts";
 import { app } from "./app.ts";
 import { pruneNonces } from "./db/nonces.ts";
 import { hubPing } from "./health.ts";
@@ -49,10 +50,8 @@ export default {
    */
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(isStandby(env) ? standbyCron(env) : primaryCron(env));
-    ctx.waitUntil(
-      sweepOnward(env).then((r) => (r.expired + r.queued + r.attempted > 0 ? console.log(JSON.stringify({ event: "onward_sweep", ...r })) : undefined)),
-    );
+    ctx.waitUntil(sweepOnward(env).then((r) => (r.expired + r.queued + r.attempted > 0 ? hubLog(env.HUB_ID).info("onward_sweep", { ...r }) : undefined)));
     ctx.waitUntil(pruneNonces(env.DB, new Date().toISOString()));
-    ctx.waitUntil(pruneTracking(env).then((n) => (n > 0 ? console.log(JSON.stringify({ event: "tracking_pruned", events: n })) : undefined)));
+    ctx.waitUntil(pruneTracking(env).then((n) => (n > 0 ? hubLog(env.HUB_ID).info("tracking_pruned", { events: n }) : undefined)));
   },
 } satisfies ExportedHandler<Env, OnwardTask>;

@@ -22,6 +22,7 @@ import type { Admission, RelayLimiter } from "./limiter.do.ts";
 import { connectorFor, deliverExternal, deliverInternal, type ExternalOutcome, type InternalOutcome, planRecipients } from "./route.ts";
 import { idempotencyKey, parseSubmission, type ReadBody, readSubmission, type Submission } from "./submission.ts";
 import { type RelayFacts, trackRefused, trackRouted } from "./track.ts";
+import { edgeLog } from "../../../shared/log.ts";
 
 export { RelayLimiter } from "./limiter.do.ts";
 
@@ -107,14 +108,14 @@ interface Answer {
 export async function handleRelay(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, deps: RelayDeps = {}): Promise<Response> {
   const started = (deps.now ?? Date.now)();
   let clientId: string | null = null;
-  const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ event: "relay", client: clientId, ...fields, ms: Date.now() - started }));
+  const log = (fields: Record<string, unknown>) => edgeLog(env.EDGE_ID).info("relay", { client: clientId, ...fields, ms: Date.now() - started });
   try {
     if (request.method !== "POST") throw new RelayError(405, "method_not_allowed", "Submit messages with POST.");
     let directory: DirectoryReader;
     try {
       directory = await openDirectory(env);
     } catch (err) {
-      console.error(JSON.stringify({ event: "directory_unavailable", error: String(err) }));
+      edgeLog(env.EDGE_ID).error("directory_unavailable", { error: String(err) });
       throw new RelayError(503, "unavailable", "The edge cannot read its directory right now; try again later.", RETRY_AFTER_SECONDS);
     }
     const client = await clientFor(request, directory);
@@ -177,7 +178,7 @@ export async function handleRelay(request: Request, env: Env, ctx: Pick<Executio
       log({ status: err.status, code: err.code });
       return errorResponse(err);
     }
-    console.error(JSON.stringify({ event: "relay_error", client: clientId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+    edgeLog(env.EDGE_ID).error("relay_error", { client: clientId, error: err });
     return errorResponse(new RelayError(500, "internal", "The relay failed; try again later.", RETRY_AFTER_SECONDS));
   }
 }
@@ -238,7 +239,7 @@ async function submit(request: Request, env: Env, ctx: Pick<ExecutionContext, "w
   const result = await runPipeline(
     { envelope: { from: envelopeFrom, to: message.recipients }, raw: message.raw, connection: { ip, helo: null, cloudflare: null } },
     { directory, dns: null, now: () => now.getTime() },
-    { agents: RELAY_AGENTS, onAgentError: (agent, error) => console.error(JSON.stringify({ event: "agent_error", agent, error: String(error) })) },
+    { agents: RELAY_AGENTS, onAgentError: (agent, error) => edgeLog(env.EDGE_ID).error("agent_error", { agent, error: String(error) }) },
   );
   const agents: AgentOutcome[] = [{ agent: "relay", result: "pass", reason: `client ${client.id}` }, ...result.agents];
   facts.agents = agents;
@@ -254,7 +255,7 @@ async function submit(request: Request, env: Env, ctx: Pick<ExecutionContext, "w
     ring = await dkimKeyring(env);
   } catch (err) {
     if (!(err instanceof DkimKeyError)) throw err;
-    console.error(JSON.stringify({ event: "dkim_keys_invalid", error: err.message }));
+    edgeLog(env.EDGE_ID).error("dkim_keys_invalid", { error: err.message });
     throw new RelayError(500, "dkim_key_invalid", "The edge's DKIM keys (DKIM_KEYS) are not usable; the operator must fix them.", RETRY_AFTER_SECONDS);
   }
   const signed = await dkimSign(message.raw, ring.keysFor(envelopeFrom), now);
@@ -268,7 +269,7 @@ async function submit(request: Request, env: Env, ctx: Pick<ExecutionContext, "w
     plan = await planRecipients(directory, message.recipients);
   } catch (err) {
     // A shard the snapshot names cannot be read: a transient problem, never a reason to refuse recipients.
-    console.error(JSON.stringify({ event: "directory_unavailable", error: String(err) }));
+    edgeLog(env.EDGE_ID).error("directory_unavailable", { error: String(err) });
     throw new RelayError(503, "unavailable", "The edge cannot read its directory right now; try again later.", RETRY_AFTER_SECONDS);
   }
   const connector = plan.external.length === 0 ? null : await connectorFor(directory);

@@ -10,6 +10,7 @@ import { type DeliveryOutcome, deliverToHubs } from "../deliver.ts";
 import { edgeHubs } from "../hubs.ts";
 import { productionDeps, spoolDelivery } from "../spool.ts";
 import { type ConnectorConfig, type ConnectorDeps, type ConnectorOutcome, sendExternal } from "./connectors.ts";
+import { edgeLog } from "../../../shared/log.ts";
 
 /** The send connector when no `relay` policy is set. */
 export const DEFAULT_CONNECTOR: ConnectorConfig = { type: "send_email" };
@@ -74,7 +75,7 @@ export async function deliverInternal(
   try {
     [hubs, settings] = await Promise.all([readPolicy(directory, "hubs").then(edgeHubs(env)), readPolicy(directory, "delivery").then(deliverySettings)]);
   } catch (err) {
-    console.error(JSON.stringify({ event: "relay_delivery_policy_unreadable", deliveryId: delivery.deliveryId, error: String(err) }));
+    edgeLog(env.EDGE_ID, delivery).error("relay_delivery_policy_unreadable", { error: String(err) });
     return {
       results: each({ status: "deferred", code: "unavailable", message: "The delivery policy cannot be read; try again later." }),
       delivery,
@@ -86,7 +87,7 @@ export async function deliverInternal(
   if (outcome.delivered) return { results: each({ status: "delivered", via: outcome.hubId }), delivery, outcome, spooled: false };
   // A refused hand-over is a bug or a version mismatch, not an outage: spooling would only repeat it.
   if (outcome.refused) {
-    console.error(JSON.stringify({ event: "relay_hub_refused", deliveryId: delivery.deliveryId, error: outcome.error }));
+    edgeLog(env.EDGE_ID, delivery).error("relay_hub_refused", { error: outcome.error });
     return {
       results: each({ status: "deferred", code: "hub_refused", message: "The upstream hub refused the hand-over; try again later." }),
       delivery,
@@ -97,9 +98,7 @@ export async function deliverInternal(
   try {
     await spoolDelivery(env, delivery, outcome, settings);
   } catch (err) {
-    console.error(
-      JSON.stringify({ event: "relay_spool_failed", deliveryId: delivery.deliveryId, error: `${outcome.error}; spooling failed too: ${String(err)}` }),
-    );
+    edgeLog(env.EDGE_ID, delivery).error("relay_spool_failed", { error: `${outcome.error}; spooling failed too: ${String(err)}` });
     return {
       results: each({ status: "deferred", code: "hub_unavailable", message: formatReply(smtpReply({ reason: "hub_unavailable", detail: outcome.error })) }),
       delivery,
