@@ -16,14 +16,15 @@
  * Every worker process is listed in <state>/processes.json. Run with an IPC channel (scripts/launch.ts),
  * the stack also takes {op: "kill" | "restart", key} messages to stop or restart one worker.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { ensureLocalSecrets } from "./dev-vars.ts";
 import { edgeId, edgeWorker, hubWorker, LOCAL_EDGE_ID, type LocalWorker, MAX_LOCAL_EDGES, standbyHubWorker } from "./local-workers.ts";
-import { freePort, portFree } from "./ports.ts";
-import { PROCESSES_FILE, type WorkerControl, type WorkerControlReply, type WorkerProcess } from "./launch.ts";
+import { portFree } from "./ports.ts";
+import { WorkerProcesses } from "./worker-processes.ts";
+import type { WorkerControl, WorkerControlReply } from "./launch.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const bin = path.join(root, "node_modules", ".bin");
@@ -31,8 +32,6 @@ const wrangler = path.join(bin, "wrangler");
 
 /** How long the workers may take to come up before start-up is declared failed. */
 const STARTUP_TIMEOUT_MS = 120_000;
-/** How long children get to exit after Ctrl-C before they are killed. */
-const SHUTDOWN_GRACE_MS = 5_000;
 /** The demo directory. */
 const DEMO_DOMAIN = "example.com";
 const DEMO_RECIPIENTS = ["alice@example.com", "bob@example.com"];
@@ -73,11 +72,24 @@ const childEnvOverrides: Record<string, string> = {
 };
 const childEnv: NodeJS.ProcessEnv = { ...process.env, ...childEnvOverrides };
 
-/** Every worker process of the stack, by key (hub, edge, edge-2 …, hub-standby). */
-const running = new Map<string, { worker: LocalWorker; child: ChildProcess; args: string[]; expectExit: boolean }>();
-const children: ChildProcess[] = [];
+/** Every worker process of the stack. */
+const processes = new WorkerProcesses({
+  root,
+  wrangler,
+  state,
+  env: childEnvOverrides,
+  onExit(worker, how, all) {
+    console.error(`\nportcullis: the ${worker.key} worker exited (${how}).`);
+    if (!processes.streaming) {
+      console.error(processes.startupLog.join("\n"));
+      void stop(1);
+    } else if (all) {
+      void stop(1);
+    }
+    // Otherwise the others keep running: a local stack is where a hub outage is rehearsed.
+  },
+});
 let stopping = false;
-let ready = false;
 
 function port(value: string, flag: string): number {
   const n = Number(value);
@@ -125,72 +137,6 @@ function edgeCount(): number {
   return n;
 }
 
-/** Writes <state>/processes.json: every worker's pid (its process group), port and the command that (re)starts it. */
-function writeProcesses(): void {
-  const list: WorkerProcess[] = [...running.values()].map(({ worker, child, args }) => ({
-    key: worker.key,
-    worker: worker.worker,
-    pid: child.pid ?? null,
-    running: child.exitCode === null && child.signalCode === null,
-    port: worker.port,
-    url: worker.url,
-    health: worker.health,
-    command: wrangler,
-    args,
-    cwd: root,
-    env: childEnvOverrides,
-  }));
-  writeFileSync(path.join(state, PROCESSES_FILE), `${JSON.stringify(list, null, 2)}\n`);
-}
-
-/** Starts `wrangler dev` for one worker; its output is kept until start-up succeeds, then streamed with a prefix. */
-async function startWorker(worker: LocalWorker, log: string[]): Promise<ChildProcess> {
-  const inspector = await freePort();
-  const devArgs = [
-    "dev",
-    "-c",
-    worker.config,
-    ...worker.envFiles.flatMap((f) => ["--env-file", f]),
-    "--port",
-    String(worker.port),
-    "--inspector-port",
-    String(inspector),
-    "--persist-to",
-    state,
-    "--show-interactive-dev-session=false",
-    "--log-level",
-    "log",
-  ];
-  // Own process group: stopping the stack (or one worker) also stops workerd, which wrangler starts as a child.
-  const child = spawn(wrangler, devArgs, { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  children.push(child);
-  const entry = { worker, child, args: devArgs, expectExit: false };
-  running.set(worker.key, entry);
-  const forward = (chunk: Buffer): void => {
-    for (const line of chunk.toString("utf8").split(/\r?\n/)) {
-      if (line.trim() === "") continue;
-      if (ready) console.log(`[${worker.key}] ${line}`);
-      else log.push(`[${worker.key}] ${line}`);
-    }
-  };
-  child.stdout?.on("data", forward);
-  child.stderr?.on("data", forward);
-  child.on("exit", (code, signal) => {
-    if (stopping) return;
-    writeProcesses();
-    if (entry.expectExit) return;
-    console.error(`\nportcullis: the ${worker.key} worker exited (${signal ?? `code ${code}`}).`);
-    if (!ready) {
-      console.error(log.join("\n"));
-      void stop(1);
-    } else if ([...running.values()].every((r) => r.child.exitCode !== null || r.child.signalCode !== null)) {
-      void stop(1);
-    }
-    // Otherwise the others keep running: a local stack is where a hub outage is rehearsed.
-  });
-  return child;
-}
-
 async function waitFor(url: string, what: string, deadline: number): Promise<void> {
   for (;;) {
     try {
@@ -199,7 +145,8 @@ async function waitFor(url: string, what: string, deadline: number): Promise<voi
     } catch {
       // not up yet
     }
-    if (Date.now() > deadline) fail(`${what} did not answer at ${url} within ${STARTUP_TIMEOUT_MS / 1000} s`);
+    // Thrown, not fail(): a worker restarted on request that does not come back is that request's error.
+    if (Date.now() > deadline) throw new Error(`${what} did not answer at ${url} within ${STARTUP_TIMEOUT_MS / 1000} s`);
     await new Promise((r) => setTimeout(r, 300));
   }
 }
@@ -250,51 +197,17 @@ async function syncEdges(token: string, ids: string[], deadline: number): Promis
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  const exits = children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once("exit", () => r()))));
-  for (const c of children) signalGroup(c, "SIGTERM");
-  const timer = setTimeout(() => children.forEach((c) => signalGroup(c, "SIGKILL")), SHUTDOWN_GRACE_MS);
-  await Promise.all(exits);
-  clearTimeout(timer);
+  await processes.stopAll();
   process.exit(code);
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** Kills one worker's process group (SIGKILL: no clean shutdown, as a crash) and waits until it is gone. */
-async function killWorker(key: string): Promise<void> {
-  const entry = running.get(key);
-  if (entry === undefined) throw new Error(`no worker "${key}" (known: ${[...running.keys()].join(", ")})`);
-  if (entry.child.exitCode !== null || entry.child.signalCode !== null) return;
-  entry.expectExit = true;
-  const exited = new Promise<void>((r) => entry.child.once("exit", () => r()));
-  signalGroup(entry.child, "SIGKILL");
-  await exited;
-  // workerd is in the same group; wait until the port is free so a restart can bind it.
-  const deadline = Date.now() + SHUTDOWN_GRACE_MS;
-  while (!(await portFree(entry.worker.port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-}
-
-/** Starts one worker again with the same command, port and state, and waits for its health URL. */
-async function restartWorker(key: string): Promise<void> {
-  const entry = running.get(key);
-  if (entry === undefined) throw new Error(`no worker "${key}" (known: ${[...running.keys()].join(", ")})`);
-  await killWorker(key);
-  await startWorker(entry.worker, []);
-  writeProcesses();
-  await waitFor(entry.worker.health, `the ${key} worker`, Date.now() + STARTUP_TIMEOUT_MS);
 }
 
 /** Kill and restart requests from scripts/launch.ts over the IPC channel. */
 function listenForControl(): void {
   process.on("message", (message: WorkerControl) => {
-    const action = message.op === "kill" ? killWorker(message.key) : restartWorker(message.key);
+    const action =
+      message.op === "kill"
+        ? processes.kill(message.key)
+        : processes.restart(message.key).then((w) => waitFor(w.health, `the ${w.key} worker`, Date.now() + STARTUP_TIMEOUT_MS));
     action.then(
       () => process.send?.({ id: message.id, ok: true } satisfies WorkerControlReply),
       (err: unknown) => process.send?.({ id: message.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerControlReply),
@@ -339,10 +252,8 @@ async function main(): Promise<void> {
   }
 
   step(`starting ${workers.map((w) => `the ${w.key} on ${w.url}`).join(", ")}`);
-  const log: string[] = [];
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (const worker of workers) await startWorker(worker, log);
-  writeProcesses();
+  for (const worker of workers) await processes.start(worker);
   if (process.send !== undefined) listenForControl();
   for (const worker of workers) await waitFor(worker.health, `the ${worker.key} worker`, deadline);
 
@@ -369,7 +280,7 @@ async function main(): Promise<void> {
     edges.map((_, i) => edgeId(i + 1)),
     deadline,
   );
-  ready = true;
+  processes.streaming = true;
   printBanner(secrets.adminToken, edges, standby, published);
 }
 

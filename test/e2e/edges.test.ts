@@ -174,7 +174,23 @@ describe("npm start -- --edges 2 --standby", () => {
     expect((await send(edge2, "carol@example.com", "after-restart@example.net")).status).toBe(200);
   });
 
-  it("stops every worker process, the restarted one too, on Ctrl-C", async () => {
+  it("kills the hub as a crash would, and its restart is bound again by both edges", async () => {
+    const pid = stack!.processes().find((p) => p.key === "hub")!.pid!;
+    await killWorker(stack!, "hub");
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(await portFree(ports.hub)).toBe(true);
+    // The edges still take mail (for the standby, or into their spool).
+    for (const [i, edge] of edgeUrls().entries()) expect((await send(edge, "alice@example.com", `hub-down-${i}@example.net`)).status).toBe(200);
+
+    await restartWorker(stack!, "hub");
+    expect((await fetch(`${hub}/healthz`)).status).toBe(200);
+    // The restarted hub took the killed one's place in the dev registry: mail reaches it directly.
+    for (const [i, edge] of edgeUrls().entries()) expect((await send(edge, "alice@example.com", `hub-back-${i}@example.net`)).status).toBe(200);
+    const { items } = await api<{ items: { messageId: string }[] }>("GET", "/messages");
+    expect(items.map((m) => m.messageId)).toEqual(expect.arrayContaining(["<hub-back-0@example.net>", "<hub-back-1@example.net>"]));
+  });
+
+  it("stops every worker process, the restarted ones too, on Ctrl-C", async () => {
     const pids = stack!.processes().map((p) => p.pid!);
     expect(await stack!.stop()).toBe(0);
     for (const p of Object.values(ports)) expect(await portFree(p)).toBe(true);
