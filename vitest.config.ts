@@ -64,13 +64,32 @@ const hubAuxiliary = {
   scriptPath: path.join(root, "dist/test/hub/index.js"),
   compatibilityDate: "2026-11-01",
   d1Databases: { DB: "hub-db" },
-  r2Buckets: { MAILBOX: "hub-mailbox" },
+  // BACKUP: the directory exports, shared with the standby hub below.
+  r2Buckets: { MAILBOX: "hub-mailbox", BACKUP: "hub-backup" },
   durableObjects: { SYNC_SCHEDULER: { className: "SyncScheduler", useSQLite: true } },
   // Ingest queues onward steps (webhook and forward routes); no consumer here: edge tests route to the mailbox only.
   queueProducers: { ONWARD: { queueName: "portcullis-onward" } },
   // Message tracking: the edge under test sends its events to this queue and the hub stores them in its D1 (HUB_DB).
   queueConsumers: { "portcullis-tracking": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 2 } },
-  bindings: TEST_SECRETS,
+  bindings: { ...TEST_SECRETS, HUB_ID: "hub-local", HUB_ROLE: "primary" },
+  // An edge this hub and the standby below both keep in sync (the standby tests read it as STANDBY_EDGE).
+  serviceBindings: { EDGE: { name: "standby-test-edge", entrypoint: "EdgeDirectory" } },
+};
+
+/**
+ * The standby hub (the edge's HUB_STANDBY): the hub's code again with its own D1 (HUB_STANDBY_DB) and
+ * mailbox, the primary's BACKUP bucket, and PRIMARY_HUB through chaos-hub-a, so a test takes the
+ * primary down for the standby exactly as for the edge. EDGE: the same edge as the primary's.
+ */
+const standbyHubAuxiliary = {
+  ...hubAuxiliary,
+  name: "portcullis-hub-standby",
+  d1Databases: { DB: "hub-standby-db" },
+  r2Buckets: { MAILBOX: "hub-standby-mailbox", BACKUP: "hub-backup" },
+  queueProducers: { ONWARD: { queueName: "portcullis-onward-standby" } },
+  queueConsumers: {},
+  serviceBindings: { PRIMARY_HUB: { name: "chaos-hub-a", entrypoint: "ChaosIngest" }, EDGE: { name: "standby-test-edge", entrypoint: "EdgeDirectory" } },
+  bindings: { ...TEST_SECRETS, HUB_ID: "hub-standby", HUB_ROLE: "standby" },
 };
 
 /**
@@ -125,9 +144,11 @@ export default defineConfig({
                 CHAOS_SEED: process.env.CHAOS_SEED ?? "20261121",
               },
               // Test-only views of the hub: its database (to apply migrations) and its HTTP API.
-              d1Databases: { HUB_DB: "hub-db" },
+              d1Databases: { HUB_DB: "hub-db", HUB_STANDBY_DB: "hub-standby-db" },
               serviceBindings: {
                 HUB_API: "portcullis-hub",
+                HUB_STANDBY_API: "portcullis-hub-standby",
+                STANDBY_EDGE: { name: "standby-test-edge", entrypoint: "EdgeDirectory" },
                 CORPUS: corpusService,
                 // Delivery tests: hubs named in a `hubs` policy, and the switches of their fault injection.
                 HUB_A: { name: "chaos-hub-a", entrypoint: "ChaosIngest" },
@@ -136,7 +157,7 @@ export default defineConfig({
                 CHAOS_B: "chaos-hub-b",
               },
               outboundService: dohService,
-              workers: [hubAuxiliary, chaosHub("chaos-hub-a"), chaosHub("chaos-hub-b")],
+              workers: [hubAuxiliary, standbyHubAuxiliary, edgeAuxiliary("standby-test-edge", "edge-test"), chaosHub("chaos-hub-a"), chaosHub("chaos-hub-b")],
             },
           }),
         ],

@@ -8,6 +8,11 @@ declare global {
       TEST_ADMIN_TOKEN: string;
       HUB_DB: D1Database;
       HUB_API: Fetcher;
+      /** The standby hub's database and admin API (see vitest.config.ts). */
+      HUB_STANDBY_DB: D1Database;
+      HUB_STANDBY_API: Fetcher;
+      /** The edge the standby hub syncs in the edge project (its EDGE binding). */
+      STANDBY_EDGE: Fetcher;
       CORPUS: Fetcher;
       /** Hubs for delivery tests (fault-injecting fronts over the hub) and their switches. */
       HUB_A: Fetcher;

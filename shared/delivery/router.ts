@@ -6,8 +6,19 @@ export type HubConfig = Policies["hubs"][number];
 /** With no `hubs` policy an edge delivers to the hub behind its HUB service binding. */
 export const DEFAULT_HUBS: HubConfig[] = [{ id: "hub", transport: "binding", binding: "HUB", priority: 0, weight: 1, maxConcurrency: 1000 }];
 
-export function hubsFrom(policy: Policies["hubs"] | null): HubConfig[] {
-  return policy !== null && policy.length > 0 ? policy : DEFAULT_HUBS;
+/** …and, when the edge has a HUB_STANDBY binding, to the standby hub when HUB cannot take the message. */
+export const DEFAULT_STANDBY_HUB: HubConfig = { id: "hub-standby", transport: "binding", binding: "HUB_STANDBY", priority: 1, weight: 1, maxConcurrency: 1000 };
+
+/**
+ * The hubs an edge delivers to: the `hubs` policy when it lists any, otherwise the default list —
+ * HUB, then the standby behind HUB_STANDBY when `standby` says the edge has that binding.
+ *
+ * @example
+ * hubsFrom(null, { standby: true }).map((h) => h.binding) // ["HUB", "HUB_STANDBY"]
+ */
+export function hubsFrom(policy: Policies["hubs"] | null, options: { standby?: boolean } = {}): HubConfig[] {
+  if (policy !== null && policy.length > 0) return policy;
+  return options.standby === true ? [...DEFAULT_HUBS, DEFAULT_STANDBY_HUB] : DEFAULT_HUBS;
 }
 
 /** Why a hub sits where it does in the order (reported with each attempt). */

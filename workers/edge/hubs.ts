@@ -2,7 +2,8 @@ import type { HubIngestApi } from "../../shared/delivery.ts";
 import { afterOutcome, breakerState, CLOSED, type BreakerRecord, type BreakerState } from "../../shared/delivery/breaker.ts";
 import type { HubHealthReport, HubOutcome } from "../../shared/delivery/health.ts";
 import { httpHubIngest } from "../../shared/delivery/ingest-http.ts";
-import type { HubConfig } from "../../shared/delivery/router.ts";
+import { type HubConfig, hubsFrom } from "../../shared/delivery/router.ts";
+import type { Policies } from "../../shared/policy.ts";
 import type { DeliverySettings } from "../../shared/delivery/settings.ts";
 import type { HubHealthObject } from "./health.do.ts";
 import { edgeLog } from "../../shared/log.ts";
@@ -13,7 +14,19 @@ import { edgeLog } from "../../shared/log.ts";
  */
 export const HUB_HEALTH_TTL_MS = 2_000;
 
-export { DEFAULT_HUBS, hubsFrom } from "../../shared/delivery/router.ts";
+export { DEFAULT_HUBS, DEFAULT_STANDBY_HUB, hubsFrom } from "../../shared/delivery/router.ts";
+
+/**
+ * This edge's hub list for a `hubs` policy (or none): without a policy, HUB and — when this
+ * deployment binds one — the standby hub (HUB_STANDBY) behind it.
+ *
+ * @example
+ * const hubs = await readPolicy(directory, "hubs").then(edgeHubs(env));
+ */
+export function edgeHubs(env: Env): (policy: Policies["hubs"] | null) => HubConfig[] {
+  const standby = (env as unknown as Record<string, unknown>).HUB_STANDBY !== undefined;
+  return (policy) => hubsFrom(policy, { standby });
+}
 
 /** A hub the policy names but this edge cannot reach as configured (missing binding, no URL). */
 export class HubConfigError extends Error {
