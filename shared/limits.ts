@@ -149,6 +149,50 @@ export const GTUBE_PDF_MAX_INFLATED_BYTES = 4 * 1024 * 1024;
 export const GTUBE_PDF_MAX_STREAMS = 256;
 
 /**
+ * Largest PNG attachment read for a GTUBE drawn as text (hygiene/content/ocr/). Text rendered to an
+ * image compresses well (an A4 page of it at 425 dpi is 57 KB); bigger files are photographs,
+ * and inflating one costs CPU in proportion to its size.
+ */
+export const OCR_MAX_PNG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Most pixels, and widest row, of an image read for GTUBE. Rows are streamed (two scanlines
+ * held), so this bounds the CPU spent inflating and scanning, not memory: 40 million is an A4
+ * page at 600 dpi.
+ */
+export const OCR_MAX_PIXELS = 40_000_000;
+export const OCR_MAX_WIDTH = 16_384;
+
+/**
+ * Most bytes of decompressed scanlines read from one image: 1-bit pages are 1/8 byte a pixel,
+ * true colour with alpha 4, so this stops a 40-megapixel RGBA image from costing 160 MB of inflation.
+ */
+export const OCR_MAX_SCANLINE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A band of rows with ink taller than this, or with more ink runs, or more blobs, is a picture
+ * or a page of noise, not a line of text, and is skipped: these bound the memory and the
+ * connected-blob search of one line. 512 rows is 60-point type at 600 dpi.
+ */
+export const OCR_MAX_LINE_ROWS = 512;
+export const OCR_MAX_LINE_RUNS = 200_000;
+export const OCR_MAX_LINE_GLYPHS = 2_000;
+
+/**
+ * Glyphs read per image before the search gives up. Each starts a run of glyphs that is tested
+ * against the string (most runs fail on their first pair), so this bounds the work on a page of
+ * dense text: 20,000 glyphs is about ten pages.
+ */
+export const OCR_MAX_GLYPHS = 20_000;
+
+/**
+ * Glyph comparisons per image (each up to ~1 µs). Ordinary text costs a few per glyph; a run that
+ * repeats as the string does costs up to ~2,300 more. A page of one glyph repeated, or of glyphs
+ * built to pass the first tests, would otherwise cost seconds.
+ */
+export const OCR_MAX_COMPARISONS = 100_000;
+
+/**
  * Most MIME parts one message may have. The parser builds a node per part: 100,000 empty parts
  * cost ~170 MB of heap, past the 128 MB isolate limit. Real mail has a handful, a big newsletter
  * or digest a few hundred.

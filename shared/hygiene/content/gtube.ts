@@ -1,5 +1,7 @@
 import type { Attachment, Email } from "postal-mime";
 import { GTUBE_ATTACHMENT_SCAN_BYTES, GTUBE_PDF_MAX_BYTES } from "../../limits.ts";
+import { searchImage } from "./ocr/search.ts";
+import { isPng } from "./ocr/png.ts";
 import { pdfText } from "./pdf-text.ts";
 
 /**
@@ -54,10 +56,11 @@ function asciiPrefix(bytes: Uint8Array, max: number): string {
  * Where the GTUBE string is in a message, or null: the decoded text and HTML bodies, text
  * attachments (declared text/*, a text extension, or undeclared bytes that sniff as text; first
  * {@link GTUBE_ATTACHMENT_SCAN_BYTES}), and the text of PDF attachments up to
- * {@link GTUBE_PDF_MAX_BYTES}. Images are not read (that would take OCR).
+ * {@link GTUBE_PDF_MAX_BYTES}; then, when none of those has it, PNG images showing it as text
+ * ({@link searchImage}, within the OCR_MAX_* limits).
  *
  * @example
- * findGtube(email) // "text" | "html" | "attachment gtube.txt" | "pdf gtube.pdf" | null
+ * findGtube(email) // "text" | "html" | "attachment gtube.txt" | "pdf gtube.pdf" | "image gtube.png" | null
  */
 export function findGtube(email: Email): string | null {
   if (email.text?.includes(GTUBE)) return "text";
@@ -71,6 +74,11 @@ export function findGtube(email: Email): string | null {
     }
     const text = attachment.mimeType.startsWith("text/") || TEXT_EXTENSIONS.has(extension(attachment.filename)) || looksLikeText(bytes);
     if (text && asciiPrefix(bytes, GTUBE_ATTACHMENT_SCAN_BYTES).includes(GTUBE)) return `attachment ${name}`;
+  }
+  // Reading pixels costs most, so images come last.
+  for (const attachment of email.attachments) {
+    const bytes = bytesOf(attachment.content);
+    if (isPng(bytes) && searchImage(bytes, GTUBE).found) return `image ${attachment.filename ?? attachment.mimeType}`;
   }
   return null;
 }

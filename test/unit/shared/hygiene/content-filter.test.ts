@@ -76,7 +76,7 @@ const failedDmarc: AuthResults = {
 
 describe("content filter", () => {
   describe("GTUBE", () => {
-    it("gives every message carrying the GTUBE string SCL 9 and a 550 5.7.1, in text, HTML, text and PDF attachments", async () => {
+    it("gives every message carrying the GTUBE string SCL 9 and a 550 5.7.1, in text, HTML, text and PDF attachments and PNG images", async () => {
       const caught: string[] = [];
       for (const file of await listCorpus("hostile/gtube", [".eml"])) {
         const result = await run(await readCorpus(file));
@@ -87,15 +87,16 @@ describe("content filter", () => {
         expect(result.smtp, file).toMatch(/^550 5\.7\.1 /);
         expect(outcome(result), file).toEqual({ agent: "content-filter", result: "fail", reason: "spam", detail: expect.stringMatching(/^SCL 9: GTUBE in /) });
         expect((await check(await readCorpus(file))).verdict, file).toMatchObject({
-          note: expect.stringMatching(/^SCL 9: GTUBE in (text$|html$|attachment |pdf )/),
+          note: expect.stringMatching(/^SCL 9: GTUBE in (text$|html$|attachment |pdf |image )/),
         });
       }
-      // Every GTUBE sample but the PNG, whose string exists only as pixels (that would take OCR).
+      // Every GTUBE sample, the PNG whose string exists only as pixels included.
       expect(caught.sort()).toEqual([
         "rspamd-gtube.eml",
         "sa-gtube.eml",
         "sa-gtube_b64_oct.eml",
         "sa-gtube_pdf.eml",
+        "sa-gtube_png.eml",
         "sa-gtubedcc.eml",
         "sa-gtubedcc_crlf.eml",
       ]);
