@@ -43,7 +43,7 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => Pro
 }
 
 async function send(res: ServerResponse, answer: Response): Promise<void> {
-  res.writeHead(answer.status, Object.fromEntries(answer.headers));
+  res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" });
   res.end(Buffer.from(await answer.arrayBuffer()));
 }
 
