@@ -5,7 +5,7 @@ import { decodeDelivery, encodeDelivery } from "../../shared/delivery/frame.ts";
 import type { HubConfig } from "../../shared/delivery/router.ts";
 import { deliverySettings, retryDelaySeconds, type DeliverySettings } from "../../shared/delivery/settings.ts";
 import type { SpoolActionResult, SpoolItem } from "../../shared/delivery/spool-api.ts";
-import { edgeLog } from "../../shared/log.ts";
+import { edgeLog, type LogContext } from "../../shared/log.ts";
 import { readPolicy } from "../../shared/policy.ts";
 import { deliverToHubs, type DeliveryAttempt, type DeliveryOutcome } from "./deliver.ts";
 import { openDirectory } from "./directory.ts";
@@ -136,11 +136,13 @@ export async function processSpoolBatch(batch: MessageBatch<SpoolTask>, env: Env
   // One at a time: each message may be 25 MiB, and the isolate has 128 MB.
   for (const message of batch.messages) {
     try {
-      const result = await processOne(env, message.body?.deliveryId, hubs, settings, deps);
+      // processOne fills in the Message-ID once it has read the spooled message, for the log line.
+      const ids: LogContext = { deliveryId: message.body?.deliveryId };
+      const result = await processOne(env, message.body?.deliveryId, hubs, settings, deps, ids);
       results.push(result);
       if (result.outcome === "retry") message.retry({ delaySeconds: result.delaySeconds });
       else message.ack();
-      edgeLog(env.EDGE_ID, { deliveryId: message.body?.deliveryId }).info("spool", result);
+      edgeLog(env.EDGE_ID, ids).info("spool", result);
     } catch (err) {
       // Storage trouble: leave the item as it is and try the message again shortly.
       edgeLog(env.EDGE_ID, { deliveryId: message.body?.deliveryId }).error("spool_error", { error: String(err) });
@@ -152,7 +154,14 @@ export async function processSpoolBatch(batch: MessageBatch<SpoolTask>, env: Env
   return results;
 }
 
-async function processOne(env: Env, deliveryId: unknown, hubs: HubConfig[], settings: DeliverySettings, deps: SpoolDeps): Promise<SpoolResult> {
+async function processOne(
+  env: Env,
+  deliveryId: unknown,
+  hubs: HubConfig[],
+  settings: DeliverySettings,
+  deps: SpoolDeps,
+  ids: LogContext = {},
+): Promise<SpoolResult> {
   if (typeof deliveryId !== "string") return { outcome: "skipped", reason: "malformed queue message" };
   const index = spoolIndex(env);
   const now = deps.now();
@@ -175,6 +184,7 @@ async function processOne(env: Env, deliveryId: unknown, hubs: HubConfig[], sett
     return { outcome: "skipped", reason: "bytes already gone (delivered before the index was updated)" };
   }
   const delivery = decodeDelivery(new Uint8Array(await object.arrayBuffer()));
+  ids.messageId = delivery.messageId;
 
   if (now >= Date.parse(item.expiresAt)) {
     const reason = `expired after ${Math.round((now - Date.parse(delivery.receivedAt)) / 3_600_000)} h in the spool; last error: ${item.lastError ?? "none"}`;
