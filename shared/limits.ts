@@ -149,6 +149,12 @@ export const GTUBE_PDF_MAX_INFLATED_BYTES = 4 * 1024 * 1024;
 export const GTUBE_PDF_MAX_STREAMS = 256;
 
 /**
+ * PNG images of one message read for a GTUBE drawn as text (hygiene/content/ocr/): a page of
+ * text costs ~10–30 ms to read, so a message of a hundred screenshots must not cost seconds.
+ */
+export const OCR_MAX_IMAGES = 4;
+
+/**
  * Largest PNG attachment read for a GTUBE drawn as text (hygiene/content/ocr/). Text rendered to an
  * image compresses well (an A4 page of it at 425 dpi is 57 KB); bigger files are photographs,
  * and inflating one costs CPU in proportion to its size.
@@ -168,6 +174,14 @@ export const OCR_MAX_WIDTH = 16_384;
  * true colour with alpha 4, so this stops a 40-megapixel RGBA image from costing 160 MB of inflation.
  */
 export const OCR_MAX_SCANLINE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Compressed bytes per pixel past which a PNG is not read for text: photographs and noisy scans
+ * compress to 1–3 bytes a pixel, print on a clean page to a fraction of that (sa-gtube_png.eml's
+ * 0.003; an anti-aliased RGBA screenshot of text about 0.1). Judged before inflating anything, so
+ * a photograph costs nothing.
+ */
+export const OCR_MAX_BYTES_PER_PIXEL = 0.75;
 
 /**
  * A band of rows with ink taller than this, or with more ink runs, or more blobs, is a picture

@@ -1,5 +1,5 @@
 import type { Attachment, Email } from "postal-mime";
-import { GTUBE_ATTACHMENT_SCAN_BYTES, GTUBE_PDF_MAX_BYTES } from "../../limits.ts";
+import { GTUBE_ATTACHMENT_SCAN_BYTES, GTUBE_PDF_MAX_BYTES, OCR_MAX_IMAGES } from "../../limits.ts";
 import { searchImage } from "./ocr/search.ts";
 import { isPng } from "./ocr/png.ts";
 import { pdfText } from "./pdf-text.ts";
@@ -56,8 +56,8 @@ function asciiPrefix(bytes: Uint8Array, max: number): string {
  * Where the GTUBE string is in a message, or null: the decoded text and HTML bodies, text
  * attachments (declared text/*, a text extension, or undeclared bytes that sniff as text; first
  * {@link GTUBE_ATTACHMENT_SCAN_BYTES}), and the text of PDF attachments up to
- * {@link GTUBE_PDF_MAX_BYTES}; then, when none of those has it, PNG images showing it as text
- * ({@link searchImage}, within the OCR_MAX_* limits).
+ * {@link GTUBE_PDF_MAX_BYTES}; then, when none of those has it, the first {@link OCR_MAX_IMAGES} PNG
+ * images, for it drawn as text ({@link searchImage}, within the other OCR_MAX_* limits).
  *
  * @example
  * findGtube(email) // "text" | "html" | "attachment gtube.txt" | "pdf gtube.pdf" | "image gtube.png" | null
@@ -75,10 +75,12 @@ export function findGtube(email: Email): string | null {
     const text = attachment.mimeType.startsWith("text/") || TEXT_EXTENSIONS.has(extension(attachment.filename)) || looksLikeText(bytes);
     if (text && asciiPrefix(bytes, GTUBE_ATTACHMENT_SCAN_BYTES).includes(GTUBE)) return `attachment ${name}`;
   }
-  // Reading pixels costs most, so images come last.
+  // Reading pixels costs most, so images come last, and only the first few.
+  let images = 0;
   for (const attachment of email.attachments) {
     const bytes = bytesOf(attachment.content);
-    if (isPng(bytes) && searchImage(bytes, GTUBE).found) return `image ${attachment.filename ?? attachment.mimeType}`;
+    if (!isPng(bytes) || images++ >= OCR_MAX_IMAGES) continue;
+    if (searchImage(bytes, GTUBE).found) return `image ${attachment.filename ?? attachment.mimeType}`;
   }
   return null;
 }

@@ -1,5 +1,5 @@
 import { Unzlib } from "fflate";
-import { OCR_MAX_PIXELS, OCR_MAX_PNG_BYTES, OCR_MAX_SCANLINE_BYTES, OCR_MAX_WIDTH } from "../../../limits.ts";
+import { OCR_MAX_BYTES_PER_PIXEL, OCR_MAX_PIXELS, OCR_MAX_PNG_BYTES, OCR_MAX_SCANLINE_BYTES, OCR_MAX_WIDTH } from "../../../limits.ts";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Compressed bytes handed to the inflater at a time: deflate expands at most ~1032×, so one push yields at most ~4 MiB. */
@@ -8,6 +8,14 @@ const PUSH_BYTES = 4096;
 const INK_BELOW = 128;
 /** Alpha (0–255) below which a pixel is page, whatever its colour: a transparent background is read as paper. */
 const OPAQUE_FROM = 128;
+/**
+ * Rows read before judging the share of ink, and the share past which the image is no page of
+ * text (a photograph, a dark background): print covers a tenth or so of a page.
+ */
+const INK_JUDGED_AFTER_ROWS = 64;
+const MAX_INK_SHARE = 0.5;
+/** Bytes of a PNG allowed besides its pixels (chunk headers, palette, metadata) before bytes per pixel are judged: small images are mostly these. */
+const PNG_OVERHEAD_BYTES = 4096;
 
 /** The PNG header fields the reader uses. */
 export interface PngHeader {
@@ -25,7 +33,7 @@ export interface PngHeader {
 export type InkRowSink = (y: number, runs: Int32Array, count: number) => boolean;
 
 /** Why an image was not (fully) read, or "done". */
-export type InkReadResult = "done" | "stopped" | "not png" | "unsupported" | "too large" | "damaged";
+export type InkReadResult = "done" | "stopped" | "not png" | "unsupported" | "too large" | "not a page" | "damaged";
 
 /** Thrown out of the inflater's callback to end inflation early; never escapes this module. */
 class Stop extends Error {}
@@ -47,7 +55,10 @@ const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [
  * transparent page), holding only two scanlines: the image itself is never in memory. Grey, RGB,
  * palette, with or without alpha, at every bit depth; not interlaced images (refused as
  * "unsupported"), nor ones over {@link OCR_MAX_PNG_BYTES}, {@link OCR_MAX_WIDTH},
- * {@link OCR_MAX_PIXELS} or {@link OCR_MAX_SCANLINE_BYTES} ("too large"). Chunk CRCs are not checked: a damaged image only reads as
+ * {@link OCR_MAX_PIXELS} or {@link OCR_MAX_SCANLINE_BYTES} ("too large"). Images that are no
+ * page of text are given up as "not a page": compressed past {@link OCR_MAX_BYTES_PER_PIXEL}
+ * (photographs and noise compress poorly, print on paper very well) before anything is
+ * inflated, or more than half ink once 64 rows are read. Chunk CRCs are not checked: a damaged image only reads as
  * other pixels.
  *
  * @example
@@ -69,10 +80,21 @@ export function readPngInk(bytes: Uint8Array, onRow: InkRowSink): InkReadResult 
   if (header.width > OCR_MAX_WIDTH || header.width * header.height > OCR_MAX_PIXELS) return "too large";
   const rowBytes = Math.ceil((header.width * CHANNELS[header.colorType]! * header.bitDepth) / 8);
   if ((rowBytes + 1) * header.height > OCR_MAX_SCANLINE_BYTES) return "too large";
+  if (bytes.length > PNG_OVERHEAD_BYTES + header.width * header.height * OCR_MAX_BYTES_PER_PIXEL) return "not a page";
 
   let palette: Uint8Array | null = null;
   let paletteAlpha: Uint8Array | null = null;
   let rows: RowDecoder | null = null;
+  let ink = 0;
+  let inked = false;
+  const judge: InkRowSink = (y, runs, count) => {
+    for (let i = 0; i < count; i += 2) ink += runs[i + 1]! - runs[i]!;
+    if (y + 1 >= INK_JUDGED_AFTER_ROWS && ink > (y + 1) * header.width * MAX_INK_SHARE) {
+      inked = true;
+      return false;
+    }
+    return onRow(y, runs, count);
+  };
   const inflater = new Unzlib((chunk) => {
     if (!rows!.push(chunk)) throw new Stop();
   });
@@ -86,12 +108,12 @@ export function readPngInk(bytes: Uint8Array, onRow: InkRowSink): InkReadResult 
       if (type === "PLTE") palette = data;
       else if (type === "tRNS") paletteAlpha = data;
       else if (type === "IDAT") {
-        rows ??= new RowDecoder(header, inkTable(header, palette, paletteAlpha), onRow);
+        rows ??= new RowDecoder(header, inkTable(header, palette, paletteAlpha), judge);
         for (let i = 0; i < data.length; i += PUSH_BYTES) inflater.push(data.subarray(i, i + PUSH_BYTES));
       } else if (type === "IEND") break;
     }
   } catch (err) {
-    if (err instanceof Stop) return rows!.done ? "done" : "stopped";
+    if (err instanceof Stop) return inked ? "not a page" : rows!.done ? "done" : "stopped";
     // fflate throws on a corrupt stream: what was read stands, like a truncated file.
     return "damaged";
   }
@@ -230,21 +252,23 @@ class RowDecoder {
     const step = bitDepth === 16 ? 2 : 1;
     const stride = CHANNELS[colorType]! * step;
     const table = this.#sampleInk;
-    for (let x = 0, i = 1; x < width; x++, i += stride) {
-      switch (colorType) {
-        case 0:
-          ink[x] = line[i]! < INK_BELOW ? 1 : 0;
-          break;
-        case 3:
-          ink[x] = table![line[i]!]!;
-          break;
-        case 4:
-          ink[x] = line[i + step]! >= OPAQUE_FROM && line[i]! < INK_BELOW ? 1 : 0;
-          break;
-        default: {
-          const opaque = colorType === 2 || line[i + 3 * step]! >= OPAQUE_FROM;
-          ink[x] = opaque && luminance(line[i]!, line[i + step]!, line[i + 2 * step]!) < INK_BELOW ? 1 : 0;
-        }
+    // One loop per colour type: this runs for every pixel of the image.
+    switch (colorType) {
+      case 0:
+        for (let x = 0, i = 1; x < width; x++, i += stride) ink[x] = line[i]! < INK_BELOW ? 1 : 0;
+        break;
+      case 3:
+        for (let x = 0, i = 1; x < width; x++, i += stride) ink[x] = table![line[i]!]!;
+        break;
+      case 4:
+        for (let x = 0, i = 1; x < width; x++, i += stride) ink[x] = line[i + step]! >= OPAQUE_FROM && line[i]! < INK_BELOW ? 1 : 0;
+        break;
+      default: {
+        // Luminance below INK_BELOW, in integers: 299 r + 587 g + 114 b < 1000 × INK_BELOW.
+        const alpha = colorType === 6 ? 3 * step : -1;
+        for (let x = 0, i = 1; x < width; x++, i += stride)
+          ink[x] =
+            (alpha < 0 || line[i + alpha]! >= OPAQUE_FROM) && line[i]! * 299 + line[i + step]! * 587 + line[i + 2 * step]! * 114 < INK_BELOW * 1000 ? 1 : 0;
       }
     }
     const runs = this.#runs;

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { toBase64 } from "../../../../../../shared/base64.ts";
 import { findGtube, GTUBE } from "../../../../../../shared/hygiene/content/gtube.ts";
 import { identityPattern, searchImage } from "../../../../../../shared/hygiene/content/ocr/search.ts";
 import { parseMessage } from "../../../../../../shared/hygiene/parse.ts";
-import { OCR_MAX_COMPARISONS, OCR_MAX_GLYPHS, OCR_MAX_LINE_ROWS } from "../../../../../../shared/limits.ts";
+import { OCR_MAX_BYTES_PER_PIXEL, OCR_MAX_COMPARISONS, OCR_MAX_GLYPHS, OCR_MAX_IMAGES, OCR_MAX_LINE_ROWS } from "../../../../../../shared/limits.ts";
 import { readCorpus } from "../../../../../helpers/corpus.ts";
+import { bytesOf } from "../../../../../helpers/mail.ts";
 import { drawText, encodePng, type Raster } from "../../../../../helpers/png.ts";
 
 async function parse(raw: Uint8Array) {
@@ -70,7 +72,8 @@ describe("GTUBE drawn in an image", () => {
   });
 
   it("does not read light text on a dark page, nor text beside a picture taller than a line", () => {
-    expect(searchImage(encodePng(drawText([GTUBE]), { inverted: true }), GTUBE).found).toBe(false);
+    // Past 64 rows, more than half ink is no page of text: the rest is not read.
+    expect(searchImage(encodePng(drawText(["END", GTUBE, "END"]), { inverted: true }), GTUBE)).toMatchObject({ found: false, read: "not a page" });
     const raster = drawText([GTUBE]);
     const tall: Raster = { width: raster.width + 10, height: OCR_MAX_LINE_ROWS + 20, ink: new Uint8Array((raster.width + 10) * (OCR_MAX_LINE_ROWS + 20)) };
     for (let y = 0; y < raster.height; y++) tall.ink.set(raster.ink.subarray(y * raster.width, (y + 1) * raster.width), y * tall.width);
@@ -92,6 +95,51 @@ describe("GTUBE drawn in an image", () => {
     expect(costly).toMatchObject({ found: false, read: "stopped" });
     expect(costly.comparisons).toBeGreaterThanOrEqual(OCR_MAX_COMPARISONS);
     expect(costly.lines).toBeLessThan(same.length);
+  });
+
+  it("does not inflate an image that compresses like a photograph rather than print", () => {
+    const png = encodePng(drawText([GTUBE]));
+    const raster = drawText([GTUBE]);
+    // The same picture with enough metadata to pass OCR_MAX_BYTES_PER_PIXEL (and 4 KiB allowed for chunks).
+    const bloated = new Uint8Array(png.length + 4096 + Math.ceil(raster.width * raster.height * OCR_MAX_BYTES_PER_PIXEL));
+    bloated.set(png.subarray(0, 33));
+    bloated.set(png.subarray(33), bloated.length - (png.length - 33));
+    new DataView(bloated.buffer).setUint32(33, bloated.length - png.length - 12);
+    bloated.set([0x74, 0x45, 0x58, 0x74], 37); // tEXt
+    expect(searchImage(png, GTUBE).found).toBe(true);
+    expect(searchImage(bloated, GTUBE)).toMatchObject({ found: false, read: "not a page", lines: 0 });
+  });
+
+  it(`reads the first ${OCR_MAX_IMAGES} PNG images of a message, after its text and other attachments`, async () => {
+    const other = encodePng(drawText(["SEE DATA AT END"]));
+    const gtube = encodePng(drawText([GTUBE]));
+    const message = (images: Uint8Array[], text = "see the pictures") =>
+      bytesOf(
+        [
+          "From: a@sender.example",
+          "To: alice@example.com",
+          "Subject: pictures",
+          'Content-Type: multipart/mixed; boundary="b"',
+          "",
+          "--b",
+          "Content-Type: text/plain",
+          "",
+          text,
+          ...images.flatMap((png, i) => [
+            "--b",
+            `Content-Type: image/png; name="p${i}.png"`,
+            "Content-Transfer-Encoding: base64",
+            "",
+            toBase64(png).replace(/.{76}/g, "$&\r\n"),
+          ]),
+          "--b--",
+          "",
+        ].join("\r\n"),
+      );
+    const first = Array.from({ length: OCR_MAX_IMAGES - 1 }, () => other);
+    expect(findGtube(await parse(message([...first, gtube])))).toBe(`image p${OCR_MAX_IMAGES - 1}.png`);
+    expect(findGtube(await parse(message([...first, other, gtube])))).toBeNull();
+    expect(findGtube(await parse(message([gtube], GTUBE)))).toBe("text");
   });
 
   it("does not read glyphs too small to tell apart", () => {
