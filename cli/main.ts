@@ -1,4 +1,5 @@
 import { API_EXIT, HubApiError, HubUnreachableError } from "./api.ts";
+import { BACKUP_USAGE, backup } from "./commands/backup.ts";
 import type { Command } from "./commands/command.ts";
 import { DNS_CHECK_USAGE, dnsCheck } from "./commands/dns-check.ts";
 import { DOMAINS_USAGE, domains } from "./commands/domains.ts";
@@ -36,6 +37,8 @@ Admin API (the hub's /api/v1):
   hubs                            upstream hubs: priority, weight, health, breakers per edge
   edges                           edges: version, root hash, converged, last error
   sync status|now                 converged N/M; run an EdgeSync round now
+  backup list|create|restore|standby
+                                  directory exports in R2, restore, the standby hub
   queue [--edge ID]               spooled mail; show|retry|suspend|resume|delete one message
   quarantine list|show|release|delete|report
                                   messages held by the content filter
@@ -83,6 +86,7 @@ const COMMANDS: Record<string, Command> = {
   hubs: api(hubs, HUBS_USAGE),
   edges: api(edges, EDGES_USAGE),
   sync: api(sync, SYNC_USAGE),
+  backup: api(backup, BACKUP_USAGE),
   queue: api(queue, QUEUE_USAGE),
   quarantine: api(quarantine, QUARANTINE_USAGE),
   trace: api(trace, TRACE_USAGE),
