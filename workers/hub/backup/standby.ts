@@ -1,4 +1,5 @@
 import type { Delivery, HubPing, IngestResult } from "../../../shared/delivery.ts";
+import { withTimeout } from "../../../shared/timeout.ts";
 import { insertOnwardStatement } from "../db/onward.ts";
 import { enqueueOnward } from "../onward/queue.ts";
 import { onwardStepsFor } from "../onward/steps.ts";
@@ -33,23 +34,12 @@ function primaryHub(env: Env): PrimaryHub {
   return binding;
 }
 
-/** Resolves with `work`, or fails after `ms` (the call itself is left to finish or fail on its own). */
-async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`${what}: no answer within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
-}
-
 /** Pings the primary: up only if it answers `ok` within PRIMARY_PING_TIMEOUT_MS. Records what it saw. */
 export async function checkPrimary(env: Env): Promise<PrimaryStatus> {
   const checkedAt = new Date().toISOString();
   let status: PrimaryStatus;
   try {
-    const pong = await within(primaryHub(env).ping(), PRIMARY_PING_TIMEOUT_MS, "primary ping");
+    const pong = await withTimeout(primaryHub(env).ping(), PRIMARY_PING_TIMEOUT_MS, "primary ping: no answer");
     if (pong?.status !== "ok" || typeof pong.hubId !== "string") throw new Error("primary ping: unexpected answer");
     if (pong.hubId === env.HUB_ID) throw new Error("PRIMARY_HUB leads to this hub itself: bind it to the primary's deployment");
     status = { up: true, hubId: pong.hubId, checkedAt };
@@ -170,7 +160,7 @@ export async function handBack(env: Env): Promise<HandBackReport> {
             return;
           }
           try {
-            const result = await within(primary.ingest(delivery), HANDBACK_TIMEOUT_MS, "hand-back");
+            const result = await withTimeout(primary.ingest(delivery), HANDBACK_TIMEOUT_MS, "hand-back: no answer");
             if (result.status === "refused") {
               report.failed++;
               await markHeld(env.DB, row.id, "held", `refused by the primary: ${result.error}`);
