@@ -9,7 +9,7 @@ import { readExport } from "../../../workers/hub/backup/restore.ts";
 import { releaseHeld, standbyRound } from "../../../workers/hub/backup/standby.ts";
 import { storeDelivery } from "../../../workers/hub/mailbox.ts";
 import { currentSnapshot } from "../../../workers/hub/sync/build.ts";
-import { api, count, setRoute, testDelivery } from "./helpers.ts";
+import { api, count, expectSyncRequested, setRoute, testDelivery } from "./helpers.ts";
 
 const json = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 const put = (body: unknown): RequestInit => ({ method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -100,9 +100,12 @@ describe("directory export and restore", () => {
     expect(listed.exports.filter((e) => e.key.startsWith(`exports/${env.HUB_ID}/`))).toEqual([expect.objectContaining({ key: first.key, root: first.root })]);
 
     await wipeDirectory();
-    const restored = await api("/api/v1/backups/restore", json({ key: first.key }));
-    expect(restored.status).toBe(200);
-    expect(await restored.json()).toMatchObject({ key: first.key, root: first.root, verified: true, counts: first.counts });
+    // A primary asks for a sync once restored, so its edges get the directory back at once.
+    await expectSyncRequested(async () => {
+      const restored = await api("/api/v1/backups/restore", json({ key: first.key }));
+      expect(restored.status).toBe(200);
+      expect(await restored.json()).toMatchObject({ key: first.key, root: first.root, verified: true, counts: first.counts });
+    });
 
     const rebuilt = await currentSnapshot(env);
     expect(rebuilt.kind).toBe("full");

@@ -6,6 +6,7 @@ import { listExports, retention } from "../backup/retention.ts";
 import { RestoreError, restoreExport } from "../backup/restore.ts";
 import { type AppliedExport, isStandby, type PrimaryStatus, standbyRound } from "../backup/standby.ts";
 import { readState } from "../backup/state.ts";
+import { requestSync } from "../sync/trigger.ts";
 import { noteChange } from "./audit.ts";
 import { ApiError } from "./errors.ts";
 import { documentedJson, ERRORS, failure, json, readJson, route, router } from "./openapi.ts";
@@ -167,6 +168,8 @@ backups.openapi(
     try {
       const result = await restoreExport(c.env, body.key, { force: body.force === true });
       noteChange(c, `restored the directory from ${result.key} (${result.counts.addresses} addresses)`, result.key);
+      // A primary brings its edges to the restored directory at once; a standby syncs only while its primary is down.
+      if (!isStandby(c.env)) requestSync(c.env, c.executionCtx);
       return c.json(result, 200);
     } catch (err) {
       if (err instanceof RestoreError) throw new ApiError(err.status, err.code, err.message);

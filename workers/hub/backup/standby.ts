@@ -237,6 +237,6 @@ export async function standbyRound(env: Env): Promise<StandbyReport> {
       sync: { root: round.root, edges: round.edges.map((e) => ({ id: e.id, status: e.status })) },
     };
   }
-  const restored = await followPrimary(env, primary.hubId);
+  const restored = await scheduler(env).followPrimary(primary.hubId);
   return { hubId: env.HUB_ID, primary, restored, handBack: await handBack(env), sync: null };
 }

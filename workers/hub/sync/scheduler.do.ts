@@ -1,4 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
+import { followPrimary } from "../backup/standby.ts";
+import type { RestoreResult } from "../backup/restore.ts";
 import { syncAllEdges } from "./sync-edges.ts";
 
 /**
@@ -25,7 +27,19 @@ export class SyncScheduler extends DurableObject<Env> {
    * opens while a round awaits D1 or an edge, so each call queues behind the one before it.
    */
   async runNow(): ReturnType<typeof syncAllEdges> {
-    const round = this.#chain.then(() => syncAllEdges(this.env));
+    return this.#queue(() => syncAllEdges(this.env));
+  }
+
+  /**
+   * A standby applies its primary's newest export here, in the same queue as sync rounds: a
+   * round never builds a snapshot from a directory half-way through being replaced.
+   */
+  async followPrimary(primaryHubId: string): Promise<RestoreResult | null> {
+    return this.#queue(() => followPrimary(this.env, primaryHubId));
+  }
+
+  #queue<T>(work: () => Promise<T>): Promise<T> {
+    const round = this.#chain.then(work);
     this.#chain = round.catch(() => undefined);
     return round;
   }
