@@ -1,7 +1,7 @@
 import { OCR_MAX_LINE_GLYPHS, OCR_MAX_LINE_ROWS, OCR_MAX_LINE_RUNS } from "../../../limits.ts";
 
 /** Cells per side of a glyph's shape grid: enough to tell capitals, digits and punctuation apart. */
-export const GRID = 8;
+const GRID = 8;
 /** A blob smaller than this share of the line height squared is a speck of noise, not a glyph ('.' is ~1 %). */
 const SPECK = 0.002;
 
@@ -18,7 +18,7 @@ export interface Glyph {
   /** Top and bottom edge relative to the line's baseline (negative is above). */
   top: number;
   bottom: number;
-  /** Height of the box in pixels: the tolerance of a comparison is at least one pixel of it. */
+  /** The line height in pixels (the median blob's height): comparisons allow a pixel of jitter in it. */
   pixels: number;
   shape: Float32Array;
 }
