@@ -234,6 +234,16 @@ describe("the standby hub", () => {
       expect(body.error.code).toBe("standby");
       expect(body.error.message).toMatch(/made on the primary/);
     }
+    // Mail a standby holds is acted on at the primary, once handed back.
+    for (const [path, init] of [
+      ["/api/v1/quarantine/1/release", { method: "POST" }],
+      ["/api/v1/quarantine/1", { method: "DELETE" }],
+      ["/api/v1/messages/1/report", json({ verdict: "ham" })],
+    ] as const) {
+      const res = await apiAs(vars, path, init);
+      expect(res.status, path).toBe(409);
+      expect(((await res.json()) as { error: { code: string; message: string } }).error.message).toMatch(/handed back to the primary/);
+    }
     expect((await apiAs(vars, "/api/v1/recipients")).status).toBe(200);
     expect((await apiAs(vars, "/api/v1/policies/thresholds")).status).toBe(200);
     expect(await count("SELECT COUNT(*) AS n FROM domains WHERE name = 'other.example'")).toBe(0);

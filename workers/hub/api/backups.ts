@@ -22,16 +22,28 @@ const MAX_RESTORE_BODY_BYTES = 4096;
  * never had.
  */
 const DIRECTORY_WRITES = /^\/api\/v1\/(domains|recipients|policies|edges|relay-clients|hubs)(\/|$)/;
+/**
+ * Actions on stored mail that a standby only holds for its primary: releasing it from the
+ * quarantine here would route it onward twice (here, and at the primary once handed back), and
+ * feedback recorded here would never reach the primary's content filter.
+ */
+const HELD_MAIL_ACTIONS = /^\/api\/v1\/(quarantine|feedback|messages\/[^/]+\/report)(\/|$)/;
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** On a standby, 409 `standby` for directory and policy writes (reads are fine). */
+/** On a standby, 409 `standby` for directory, policy and held-mail writes (reads are fine). */
 export const refuseStandbyWrites: MiddlewareHandler<HubEnv> = async (c, next) => {
-  if (isStandby(c.env) && !READS.has(c.req.method) && DIRECTORY_WRITES.test(c.req.path)) {
-    throw new ApiError(
-      409,
-      "standby",
-      `This hub (${c.env.HUB_ID}) is a standby: directory and policy changes are made on the primary hub and reach this one with its next export. To make this hub the primary, set HUB_ROLE = "primary" (see docs/operations.md#standby-hub).`,
-    );
+  if (isStandby(c.env) && !READS.has(c.req.method)) {
+    const where = `This hub (${c.env.HUB_ID}) is a standby`;
+    if (DIRECTORY_WRITES.test(c.req.path)) {
+      throw new ApiError(
+        409,
+        "standby",
+        `${where}: directory and policy changes are made on the primary hub and reach this one with its next export. To make this hub the primary, set HUB_ROLE = "primary" (see docs/operations.md#standby-hub).`,
+      );
+    }
+    if (HELD_MAIL_ACTIONS.test(c.req.path)) {
+      throw new ApiError(409, "standby", `${where}: the mail it stores is handed back to the primary hub; act on it there.`);
+    }
   }
   await next();
 };
