@@ -325,12 +325,15 @@ describe("the standby hub", () => {
     expect(up.handed).toHaveLength(3);
   });
 
-  it("keeps a message the primary refuses held, with the reason", async () => {
+  it("keeps a message the primary refuses held, with the reason, and hands back the ones after it", async () => {
     const d = testDelivery(["alice@example.com"]);
-    const refusing = fakePrimary(env.HUB_ID, () => ({ status: "refused", error: "bad bytes" }));
+    const after = testDelivery(["bob@example.com"]);
+    const refusing = fakePrimary(env.HUB_ID, (x) => (x.deliveryId === d.deliveryId ? { status: "refused", error: "bad bytes" } : { status: "stored", id: 9 }));
     const standby = standbyEnv(refusing);
     expect((await storeDelivery(standby, d)).status).toBe("stored");
-    expect((await standbyRound(standby)).handBack).toMatchObject({ handedBack: 0, failed: 1, remaining: 1 });
+    expect((await storeDelivery(standby, after)).status).toBe("stored");
+    expect((await standbyRound(standby)).handBack).toMatchObject({ handedBack: 1, failed: 1, remaining: 1 });
+    expect(await count("SELECT COUNT(*) AS n FROM messages WHERE delivery_id = ? AND standby_state = 'handed_back'", after.deliveryId)).toBe(1);
     const row = await env.DB.prepare("SELECT standby_state, standby_error FROM messages WHERE delivery_id = ?").bind(d.deliveryId).first();
     expect(row).toEqual({ standby_state: "held", standby_error: "refused by the primary: bad bytes" });
   });

@@ -89,12 +89,13 @@ interface HeldRow {
   received_at: string;
 }
 
-async function heldMessages(db: D1Database, limit: number): Promise<HeldRow[]> {
+/** Held messages in id order, after `afterId` (keyset: a round walks past the ones it could not hand back). */
+async function heldMessages(db: D1Database, limit: number, afterId = 0): Promise<HeldRow[]> {
   const { results } = await db
     .prepare(
-      "SELECT id, delivery_id, edge_id, mail_from, rcpt_to, subject, message_id, r2_key, action, scl, agents, tags, received_at FROM messages WHERE standby_state = 'held' ORDER BY id LIMIT ?",
+      "SELECT id, delivery_id, edge_id, mail_from, rcpt_to, subject, message_id, r2_key, action, scl, agents, tags, received_at FROM messages WHERE standby_state = 'held' AND id > ? ORDER BY id LIMIT ?",
     )
-    .bind(limit)
+    .bind(afterId, limit)
     .all<HeldRow>();
   return results;
 }
@@ -138,18 +139,21 @@ export interface HandBackReport {
 /**
  * Hands every held message back to the primary (up to HANDBACK_MAX_PER_ROUND per round) with its
  * own delivery id, and marks each one the primary acknowledged — stored, or already there (a
- * message whose answer was lost as the primary died). A failed hand-back stays held for the next
- * round; the first transport failure ends the round, since the primary is likely down again.
+ * message whose answer was lost as the primary died). A failed hand-back stays held, with the
+ * reason, for the next round: one the primary refuses does not hold up the ones after it, and the
+ * first transport failure ends the round, since the primary is likely down again.
  */
 export async function handBack(env: Env): Promise<HandBackReport> {
   const primary = primaryHub(env);
   const report: HandBackReport = { handedBack: 0, duplicates: 0, failed: 0, remaining: 0 };
   let budget = HANDBACK_MAX_PER_ROUND;
   let stop = false;
+  let afterId = 0;
   while (!stop && budget > 0) {
-    const rows = await heldMessages(env.DB, Math.min(budget, HANDBACK_CONCURRENCY * 8));
+    const rows = await heldMessages(env.DB, Math.min(budget, HANDBACK_CONCURRENCY * 8), afterId);
     if (rows.length === 0) break;
     budget -= rows.length;
+    afterId = rows[rows.length - 1]!.id;
     for (let i = 0; i < rows.length && !stop; i += HANDBACK_CONCURRENCY) {
       await Promise.all(
         rows.slice(i, i + HANDBACK_CONCURRENCY).map(async (row) => {
@@ -177,9 +181,6 @@ export async function handBack(env: Env): Promise<HandBackReport> {
         }),
       );
     }
-    // Rows that keep failing without a transport error (refused, missing bytes) stay held: stop
-    // rather than read them again in this round.
-    if (report.failed > 0) break;
   }
   report.remaining = (await env.DB.prepare("SELECT COUNT(*) AS n FROM messages WHERE standby_state = 'held'").first<{ n: number }>())?.n ?? 0;
   return report;
