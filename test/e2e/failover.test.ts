@@ -43,15 +43,6 @@ function cli<T>(hub: string, token: string, args: string[]): Promise<T> {
   );
 }
 
-async function distinctFreePorts(n: number): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < n) {
-    const p = await freePort();
-    if (!ports.includes(p)) ports.push(p);
-  }
-  return ports;
-}
-
 describe("standby hub failover (npm start -- --standby)", () => {
   let stack: LaunchedStack | undefined;
   let state: string;
@@ -98,7 +89,9 @@ describe("standby hub failover (npm start -- --standby)", () => {
   };
 
   beforeAll(async () => {
-    const [edgePort, hubPort, standbyPort] = await distinctFreePorts(3);
+    const free = new Set<number>();
+    while (free.size < 3) free.add(await freePort());
+    const [edgePort, hubPort, standbyPort] = [...free];
     state = await mkdtemp(path.join(tmpdir(), "portcullis-e2e-failover-"));
     fixture = await readFile(path.join(root, "test/fixtures/welcome.eml"), "utf8");
     // The hub and the standby start at the same time on one state folder, and workerd sometimes
