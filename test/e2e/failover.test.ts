@@ -18,8 +18,6 @@ const root = path.resolve(import.meta.dirname, "../..");
 /** Messages sent before the primary dies, and while it is down. */
 const BEFORE = 8;
 const DURING = 12;
-/** Starts of the stack tried when start-up hits SQLITE_BUSY (see beforeAll). */
-const START_ATTEMPTS = 2;
 /** How long the hand-back and the spool may take to bring everything to the primary. */
 const DRAIN_TIMEOUT_MS = 60_000;
 
@@ -94,19 +92,7 @@ describe("standby hub failover (npm start -- --standby)", () => {
     const [edgePort, hubPort, standbyPort] = [...free];
     state = await mkdtemp(path.join(tmpdir(), "portcullis-e2e-failover-"));
     fixture = await readFile(path.join(root, "test/fixtures/welcome.eml"), "utf8");
-    // The hub and the standby start at the same time on one state folder, and workerd sometimes
-    // fails to open a SQLite file the other is creating at that moment (SQLITE_BUSY at start-up).
-    // That is the local stack's start-up, not failover: start again, on a fresh folder, once.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        stack = await launchStack({ edgePort: edgePort!, hubPort: hubPort!, state, standby: true, standbyPort: standbyPort!, timeoutMs: 170_000 });
-        break;
-      } catch (err) {
-        if (attempt >= START_ATTEMPTS || !String(err).includes("SQLITE_BUSY")) throw err;
-        await rm(state, { recursive: true, force: true });
-        state = await mkdtemp(path.join(tmpdir(), "portcullis-e2e-failover-"));
-      }
-    }
+    stack = await launchStack({ edgePort: edgePort!, hubPort: hubPort!, state, standby: true, standbyPort: standbyPort!, timeoutMs: 170_000 });
     edge = stack!.banner.edges[0]!.url;
     primary = stack!.banner.hub;
     standby = stack!.banner.standby!;
