@@ -147,15 +147,24 @@ describe("tracking at the SMTP boundary", () => {
   it("records a deferral when no hub takes the message and it cannot be spooled", async () => {
     const unreachable = { ingest: async () => Promise.reject(new Error("connection refused")), ping: async () => Promise.reject(new Error("down")) };
     const brokenSpool = { put: async () => Promise.reject(new Error("R2 unavailable")) } as unknown as R2Bucket;
-    const sink = capturing({ ...env, HUB: unreachable as unknown as Env["HUB"], SPOOL: brokenSpool });
+    const sink = capturing({
+      ...env,
+      HUB: unreachable as unknown as Env["HUB"],
+      HUB_STANDBY: unreachable as unknown as Env["HUB_STANDBY"],
+      SPOOL: brokenSpool,
+    });
     const { error } = await receive(sink.env, { raw: buildMessage() });
     expect(error).toBeInstanceOf(TempFailError);
     const [round, decision] = sink.events();
     expect(round).toMatchObject({
       kind: "delivery",
       outcome: "failed",
-      hubId: "hub",
-      attempts: [{ hub: "hub", ok: false, error: expect.stringMatching(/refused/) }],
+      // The last hub tried: the primary, then the standby (the default hub list).
+      hubId: "hub-standby",
+      attempts: [
+        { hub: "hub", ok: false, error: expect.stringMatching(/refused/) },
+        { hub: "hub-standby", ok: false, error: expect.stringMatching(/refused/) },
+      ],
     });
     expect(decision).toMatchObject({
       kind: "decision",
