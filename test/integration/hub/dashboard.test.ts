@@ -100,6 +100,8 @@ const app = new Hono<HubEnv>().route("/", createDashboard({ edgeClient: edgeWith
 class Browser {
   readonly cookies = new Map<string, string>();
   readonly origin: string;
+  /** Vars this browser's hub runs with instead of the test's (e.g. HUB_ROLE). */
+  vars: Partial<Env> = {};
   constructor(origin = "http://localhost") {
     this.origin = origin;
   }
@@ -108,7 +110,7 @@ class Browser {
     const headers = new Headers(init.headers);
     if (!headers.has("accept")) headers.set("accept", "text/html,application/xhtml+xml");
     if (this.cookies.size > 0) headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
-    const res = await app.request(`${this.origin}${path}`, { ...init, headers }, env, createExecutionContext());
+    const res = await app.request(`${this.origin}${path}`, { ...init, headers }, { ...env, ...this.vars }, createExecutionContext());
     for (const line of res.headers.getSetCookie()) {
       const [pair = ""] = line.split(";");
       const eq = pair.indexOf("=");
@@ -556,6 +558,19 @@ describe("dashboard: pages", () => {
     const again = await b.post(`/quarantine/${deleted}/release`, { _csrf: csrf });
     expect(again.status).toBe(409);
     expect(await again.text()).toContain("was deleted");
+  });
+
+  it("quarantine: a standby refuses release and delete (the mail is handed back to the primary and acted on there)", async () => {
+    const id = await quarantined("held by a standby");
+    const b = await signedIn();
+    const csrf = await b.csrf("/quarantine");
+    b.vars = { HUB_ROLE: "standby", HUB_ID: "hub-standby" };
+    for (const verb of ["release", "delete"]) {
+      const res = await b.post(`/quarantine/${id}/${verb}`, { _csrf: csrf });
+      expect(res.status).toBe(409);
+      expect(await res.text()).toContain("hub-standby) is a standby");
+    }
+    expect((await getStoredMessage(env.DB, id))!.action).toBe("quarantine");
   });
 
   it("quarantine: a read-only session sees no buttons and cannot release", async () => {

@@ -30,6 +30,11 @@ const DIRECTORY_WRITES = /^\/api\/v1\/(domains|recipients|policies|edges|relay-c
 const HELD_MAIL_ACTIONS = /^\/api\/v1\/(quarantine|feedback|messages\/[^/]+\/report)(\/|$)/;
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** Why a standby refuses to release, delete or report the mail it holds (API and dashboard alike). */
+export function heldMailRefusal(env: Env): string {
+  return `This hub (${env.HUB_ID}) is a standby: the mail it stores is handed back to the primary hub; act on it there.`;
+}
+
 /** On a standby, 409 `standby` for directory, policy and held-mail writes (reads are fine). */
 export const refuseStandbyWrites: MiddlewareHandler<HubEnv> = async (c, next) => {
   if (isStandby(c.env) && !READS.has(c.req.method)) {
@@ -41,9 +46,7 @@ export const refuseStandbyWrites: MiddlewareHandler<HubEnv> = async (c, next) =>
         `${where}: directory and policy changes are made on the primary hub and reach this one with its next export. To make this hub the primary, set HUB_ROLE = "primary" (see docs/operations.md#standby-hub).`,
       );
     }
-    if (HELD_MAIL_ACTIONS.test(c.req.path)) {
-      throw new ApiError(409, "standby", `${where}: the mail it stores is handed back to the primary hub; act on it there.`);
-    }
+    if (HELD_MAIL_ACTIONS.test(c.req.path)) throw new ApiError(409, "standby", heldMailRefusal(c.env));
   }
   await next();
 };

@@ -1,5 +1,7 @@
 import { Hono } from "hono";
 import { normaliseAddress, normaliseDomain } from "../../../../shared/directory/address.ts";
+import { heldMailRefusal } from "../../api/backups.ts";
+import { isStandby } from "../../backup/standby.ts";
 import { safePreview } from "../../quarantine/preview.ts";
 import { ACTOR_MAX_CHARS } from "../../quarantine/limits.ts";
 import { deleteQuarantined, releaseMessage } from "../../quarantine/release.ts";
@@ -234,6 +236,8 @@ export function quarantineRoutes(): Hono<DashboardEnv> {
   });
 
   r.post("/:id/:verb{release|delete}", action("operator"), async (c) => {
+    // A standby only holds mail for its primary: acting on it here would route it onward twice.
+    if (isStandby(c.env)) throw new DashboardError(409, heldMailRefusal(c.env));
     const id = messageId(c.req.param("id"));
     const verb = c.req.param("verb");
     // Stamped with the token's name, as the admin API stamps its releases and deletions. A refusal
