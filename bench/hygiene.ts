@@ -3,7 +3,9 @@
  * timers do not advance during pure CPU work):
  *
  * - hygiene.ratioToParse.p50: the whole pipeline's time ÷ a bare PostalMime.parse of the same
- *   message, per message, median over the typical mail (≤ 256 KB) of the training corpus.
+ *   message, per message, median over the typical mail (≤ 256 KB) of the training corpus. Both are
+ *   timed in a warm process, as in an edge isolate that has handled mail before: the whole
+ *   measurement runs once untimed first.
  * - hygiene.micros.p50 / .p99: the pipeline's time per message, microseconds.
  * - hygiene.peakMB.25MiB: how much one 25 MiB message raises a process's peak resident memory
  *   (kernel high-water mark) over a 1 KiB message, raw bytes included — to compare with the
@@ -63,14 +65,26 @@ export async function hygieneFigures(log: (line: string) => void): Promise<Recor
     const raw = await readBytes(f);
     if (raw.byteLength <= TYPICAL_BYTES) messages.push(raw);
   }
+  const parse = (raw: Uint8Array) => () => PostalMime.parse(raw);
+  const pipeline = (raw: Uint8Array, i: number) => () =>
+    runPipeline({ envelope: { from: "sender@example.net", to: [recipients[i % recipients.length]!] }, raw }, { directory, dns: null });
+  // An edge isolate handles one message after another, and by the time its code is optimised it
+  // has seen many; timing the first messages of a fresh process instead would measure how soon
+  // the compiler gets to the pipeline's code (which the parse reaches twice as fast, being called
+  // by the pipeline too). So the measurement runs once untimed first, over the whole corpus.
+  for (const [i, raw] of messages.entries()) {
+    await fastest(RUNS, parse(raw));
+    await fastest(RUNS, pipeline(raw, i));
+  }
   const ratios: number[] = [];
   const micros: number[] = [];
   for (const [i, raw] of messages.entries()) {
-    const to = [recipients[i % recipients.length]!];
-    const parse = await fastest(RUNS, () => PostalMime.parse(raw));
-    const pipeline = await fastest(RUNS, () => runPipeline({ envelope: { from: "sender@example.net", to }, raw }, { directory, dns: null }));
-    ratios.push(pipeline / parse);
-    micros.push(pipeline * 1000);
+    // Each timed in a run of its own, as the edge runs the pipeline after the pipeline: taken in
+    // turn, every pipeline run would start with the caches full of a bare parse's data instead.
+    const parseMs = await fastest(RUNS, parse(raw));
+    const pipelineMs = await fastest(RUNS, pipeline(raw, i));
+    ratios.push(pipelineMs / parseMs);
+    micros.push(pipelineMs * 1000);
   }
   ratios.sort((a, b) => a - b);
   micros.sort((a, b) => a - b);

@@ -32,8 +32,13 @@ export function infoOf(flags: number, scl: number): RecipientInfo {
 }
 
 export function compareHashes(a: Uint8Array, b: Uint8Array): number {
+  return compareHashAt(a, 0, b);
+}
+
+/** {@link compareHashes} of the hash at `bytes[at]` and `hash`, read in place (no view made per step). */
+function compareHashAt(bytes: Uint8Array, at: number, hash: Uint8Array): number {
   for (let i = 0; i < RECIPIENT_HASH_BYTES; i++) {
-    const d = a[i]! - b[i]!;
+    const d = bytes[at + i]! - hash[i]!;
     if (d !== 0) return d;
   }
   return 0;
@@ -49,7 +54,7 @@ export function searchRecords(bytes: Uint8Array, start: number, count: number, r
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
     const at = start + mid * recordBytes;
-    const d = compareHashes(bytes.subarray(at, at + RECIPIENT_HASH_BYTES), hash);
+    const d = compareHashAt(bytes, at, hash);
     if (d === 0) return at;
     if (d < 0) lo = mid + 1;
     else hi = mid - 1;

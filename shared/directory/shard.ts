@@ -57,10 +57,15 @@ export function encodeSortedShard(entries: Entry[]): Uint8Array {
   return out;
 }
 
-/** Number of entries, after checking the shard is well formed; throws on a damaged blob. */
+/**
+ * Number of entries, after checking the shard is well formed; throws on a damaged blob. Read with
+ * plain byte reads: every lookup checks its shard, so this allocates nothing.
+ */
 export function shardSize(shard: Uint8Array): number {
-  if (shard.length < HEADER_BYTES || MAGIC.some((b, i) => shard[i] !== b)) throw new Error("not a recipient shard");
-  const count = new DataView(shard.buffer, shard.byteOffset, shard.byteLength).getUint32(4);
+  if (shard.length < HEADER_BYTES || shard[0] !== MAGIC[0] || shard[1] !== MAGIC[1] || shard[2] !== MAGIC[2] || shard[3] !== MAGIC[3]) {
+    throw new Error("not a recipient shard");
+  }
+  const count = ((shard[4]! << 24) | (shard[5]! << 16) | (shard[6]! << 8) | shard[7]!) >>> 0;
   if (shard.length !== HEADER_BYTES + count * ENTRY_BYTES) throw new Error("recipient shard has the wrong length");
   return count;
 }

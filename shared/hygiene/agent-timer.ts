@@ -18,9 +18,14 @@ import { TimeoutError } from "../timeout.ts";
 export class AgentTimer {
   readonly #ms: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the running agent's time is up (Date.now()), and how to fail it; null between agents. */
+  /**
+   * When the latest agent's time is up (Date.now()), its name, and how to fail it. After that
+   * agent's work settles they are left as they are: failing a settled run does nothing, so no
+   * clean-up (and no closure to do it) is needed per agent.
+   */
   #deadline = 0;
-  #expire: (() => void) | null = null;
+  #name = "";
+  #reject: ((error: TimeoutError) => void) | null = null;
 
   constructor(ms: number) {
     if (!Number.isSafeInteger(ms) || ms < 1) throw new RangeError(`agent time limit must be a positive integer, got ${String(ms)}`);
@@ -33,24 +38,12 @@ export class AgentTimer {
    */
   run<T>(work: Promise<T>, name: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const expire = (): void => reject(new TimeoutError(`agent ${name} did not finish within ${this.#ms} ms`));
       this.#deadline = Date.now() + this.#ms;
-      this.#expire = expire;
+      this.#name = name;
+      this.#reject = reject;
       this.#timer ??= setTimeout(this.#fire, this.#ms);
-      // Work that settles after its time was up must not end the limit of the agent after it.
-      const settle = (): void => {
-        if (this.#expire === expire) this.#expire = null;
-      };
-      work.then(
-        (value) => {
-          settle();
-          resolve(value);
-        },
-        (error: unknown) => {
-          settle();
-          reject(error);
-        },
-      );
+      // Work that settles after its time was up settles a run that has already failed: nothing.
+      work.then(resolve, reject);
     });
   }
 
@@ -58,19 +51,21 @@ export class AgentTimer {
   stop(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#expire = null;
+    this.#reject = null;
   }
 
   readonly #fire = (): void => {
     this.#timer = undefined;
-    const expire = this.#expire;
-    if (expire === null) return; // fired between agents: the next one arms it again
+    const reject = this.#reject;
+    if (reject === null) return;
     const left = this.#deadline - Date.now();
     if (left > 0) {
       this.#timer = setTimeout(this.#fire, left);
       return;
     }
-    this.#expire = null;
-    expire();
+    // Fired after the latest agent finished in time (between agents), this fails nothing; the
+    // next agent arms the timer again.
+    this.#reject = null;
+    reject(new TimeoutError(`agent ${this.#name} did not finish within ${this.#ms} ms`));
   };
 }

@@ -13,6 +13,8 @@ export function tokenHash(token: string): number {
 
 /** FNV-1a's starting state. */
 export const FNV_OFFSET = 0x811c9dc5;
+/** FNV-1a's multiplier (32-bit). */
+export const FNV_PRIME = 0x01000193;
 
 /**
  * Continues an FNV-1a state `h` over `text[start, end)`, ASCII letters lower-cased when
@@ -24,7 +26,7 @@ export function hashFrom(h: number, text: string, start: number, end: number, lo
     let c = text.charCodeAt(i);
     if (lowerAscii && c >= 0x41 && c <= 0x5a) c |= 0x20;
     h ^= c;
-    h = Math.imul(h, 0x01000193);
+    h = Math.imul(h, FNV_PRIME);
   }
   return h;
 }

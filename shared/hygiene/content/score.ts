@@ -72,8 +72,8 @@ class ClueSink implements TokenSink {
     if (this.offered++ < CONTENT_MAX_TOKENS) this.#clues.offer(hashFrom(FNV_OFFSET, token, 0, token.length, false));
   }
 
-  addAscii(p: Prefix, text: string, start: number, end: number): void {
-    if (this.offered++ < CONTENT_MAX_TOKENS) this.#clues.offer(hashFrom(p.hash, text, start, end, true));
+  addAscii(p: Prefix, text: string, start: number, end: number, hash?: number): void {
+    if (this.offered++ < CONTENT_MAX_TOKENS) this.#clues.offer(hash ?? hashFrom(p.hash, text, start, end, true));
   }
 
   addJoined(p: Prefix, middle: string, text: string, start = 0, end = text.length): void {

@@ -21,8 +21,11 @@ export interface TokenSink {
   /** No more tokens are taken. */
   readonly full: boolean;
   add(token: string): void;
-  /** Adds `prefix` + `text[start, end)` in lower case; the range is ASCII. */
-  addAscii(p: Prefix, text: string, start: number, end: number): void;
+  /**
+   * Adds `prefix` + `text[start, end)` in lower case; the range is ASCII. `hash`, when the caller
+   * has it, is that token's FNV-1a state (as `hashFrom(p.hash, text, start, end, true)`).
+   */
+  addAscii(p: Prefix, text: string, start: number, end: number, hash?: number): void;
   /**
    * Adds `prefix` + `middle` + `text[start, end)` as they are: a token built from parts, hashed
    * without joining them (a joined string would have to be flattened before it is read).
@@ -104,8 +107,8 @@ export class TokenSet implements TokenSink {
     if (this.#insert(hashFrom(FNV_OFFSET, token, 0, token.length, false))) this.texts?.push(token);
   }
   /** Adds `prefix` + `text[start, end)` in lower case; the range is ASCII. */
-  addAscii(p: Prefix, text: string, start: number, end: number): void {
-    if (this.#insert(hashFrom(p.hash, text, start, end, true))) this.texts?.push(p.text + text.slice(start, end).toLowerCase());
+  addAscii(p: Prefix, text: string, start: number, end: number, hash = hashFrom(p.hash, text, start, end, true)): void {
+    if (this.#insert(hash)) this.texts?.push(p.text + text.slice(start, end).toLowerCase());
   }
   addJoined(p: Prefix, middle: string, text: string, start = 0, end = text.length): void {
     const hash = hashFrom(hashFrom(p.hash, middle, 0, middle.length, false), text, start, end, false);

@@ -1,6 +1,7 @@
 import type { ContentRule } from "./rule.ts";
 import type { MessageView } from "./view.ts";
 import { parseUrl, registrableDomain } from "./urls.ts";
+import { isSpace } from "./words.ts";
 
 /** Redirector parameters followed, at most, when looking for where a link really goes. */
 const MAX_REDIRECT_DEPTH = 4;
@@ -80,8 +81,26 @@ function hasHxxp(text: string): boolean {
 }
 
 /**
+ * Whether the text has a "p" (or "P") with white space before it and then, after optional white
+ * space and an "s", a colon — what every match of /\bh\s+t\s+t\s+p\s*s?\s*:/i ends with —
+ * found from each colon backwards. Ordinary text has few colons, and "http:" is ruled out at
+ * the "t" before its "p".
+ */
+function maySpacedHttp(text: string): boolean {
+  for (let colon = text.indexOf(":"); colon !== -1; colon = text.indexOf(":", colon + 1)) {
+    let p = colon - 1;
+    while (p >= 0 && isSpace(text.charCodeAt(p))) p--;
+    if (p >= 0 && (text.charCodeAt(p) | 0x20) === 0x73) p--; // the optional "s"
+    while (p >= 0 && isSpace(text.charCodeAt(p))) p--;
+    if (p >= 1 && (text.charCodeAt(p) | 0x20) === 0x70 && isSpace(text.charCodeAt(p - 1))) return true;
+  }
+  return false;
+}
+
+/**
  * Each pattern with a cheaper test that every match passes, so most texts are not searched with
- * the pattern itself: an exact search from each "://" for hxxp, a bracketed dot or the word "dot" for [.].
+ * the pattern itself: an exact search from each "://" for hxxp, a bracketed dot or the word "dot"
+ * for [.], a spaced "p" before a colon for "h t t p".
  */
 const OBFUSCATIONS: { pattern: RegExp; label: string; may: (text: string, view: MessageView) => boolean }[] = [
   { pattern: /\bh[x*]{2}ps?:\/\//i, label: "hxxp://", may: (text) => hasHxxp(text) },
@@ -90,7 +109,7 @@ const OBFUSCATIONS: { pattern: RegExp; label: string; may: (text: string, view: 
     label: "[.]",
     may: (text, view) => text.includes("[.]") || text.includes("(.)") || text.includes("{.}") || view.textHasDot,
   },
-  { pattern: /\bh\s+t\s+t\s+p\s*s?\s*:\s*\/\s*\//i, label: "h t t p : / /", may: () => true },
+  { pattern: /\bh\s+t\s+t\s+p\s*s?\s*:\s*\/\s*\//i, label: "h t t p : / /", may: (text) => maySpacedHttp(text) },
 ];
 
 // Anchored on the "dot" (lookbehind for the name), so the search does not restart at every word.

@@ -1,5 +1,6 @@
-import { registrableDomain } from "./urls.ts";
+import { FNV_PRIME, hashFrom } from "./hash.ts";
 import type { Prefix, TokenSink } from "./token-set.ts";
+import { registrableDomain } from "./urls.ts";
 
 /**
  * The words of a text as tokens (see tokenize.ts for what the tokens are for): lower case, with
@@ -53,7 +54,7 @@ function lowerAscii(code: number): number {
 }
 
 /** White space as `\s` in a regular expression has it (ECMAScript WhiteSpace and LineTerminator). */
-function isSpace(c: number): boolean {
+export function isSpace(c: number): boolean {
   if (c < 0x80) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
   return (
     c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
@@ -104,17 +105,21 @@ const AT = 16;
 const OPENS = 32;
 /** Letters, digits and "%": where a word ends once trailing punctuation is stripped. */
 const CLOSES = 64;
+/** Any other character that is not white space: punctuation, symbols, controls. */
+const OTHER = 128;
+/** The flags a word made of letters alone can have. */
+const LETTER_FLAGS = UPPER | LOWER | OPENS | CLOSES;
 
 /** Flags of each ASCII code. Letters and digits are the ASCII part of \p{L} and \p{N}. */
 const ASCII_CLASS = (() => {
-  const table = new Uint8Array(128);
+  const table = new Uint8Array(128).fill(OTHER);
   for (const c of [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20]) table[c] = SPACE;
   for (let c = 0x41; c <= 0x5a; c++) table[c] = UPPER | OPENS | CLOSES;
   for (let c = 0x61; c <= 0x7a; c++) table[c] = LOWER | OPENS | CLOSES;
   for (let c = 0x30; c <= 0x39; c++) table[c] = DIGIT | OPENS | CLOSES;
-  table[0x24] = OPENS; // $
-  table[0x25] = CLOSES; // %
-  table[0x40] = AT;
+  table[0x24] = OPENS | OTHER; // $
+  table[0x25] = CLOSES | OTHER; // %
+  table[0x40] = AT | OTHER;
   return table;
 })();
 
@@ -129,9 +134,10 @@ function startsWithLower(text: string, at: number, end: number, lower: string): 
  * {@link addWord} for a word of ASCII characters, `text[start, end)`, read in place: the same
  * tokens, without lower-casing, slicing or regular expressions for the common case. `flags` are
  * the word's characters' {@link ASCII_CLASS} flags together, `digits` how many digits it has
- * (stripping punctuation never removes one).
+ * (stripping punctuation never removes one), `closed` the FNV-1a state of the prefix and the
+ * word in lower case up to its last character that may end a word.
  */
-function addAsciiWord(text: string, start: number, end: number, flags: number, digits: number, p: Prefix, out: TokenSink): void {
+function addAsciiWord(text: string, start: number, end: number, flags: number, digits: number, closed: number, p: Prefix, out: TokenSink): void {
   if (end - start > MAX_RAW_WORD) return addWord(text.slice(start, end).toLowerCase(), p.text, out);
   // Punctuation around the word: "$" may open it and "%" close it (see EDGE_PUNCTUATION).
   let a = start;
@@ -170,7 +176,9 @@ function addAsciiWord(text: string, start: number, end: number, flags: number, d
     out.add(skipToken(text.slice(a, b).toLowerCase(), p.text));
     return;
   }
-  out.addAscii(p, text, a, b);
+  // `closed` is the hash of the word from its start to its last closing character: the token's
+  // hash, unless punctuation opened the word.
+  out.addAscii(p, text, a, b, a === start ? closed : hashFrom(p.hash, text, a, b, true));
 }
 
 /**
@@ -197,26 +205,41 @@ export function addWords(text: string, p: Prefix, out: TokenSink, countShape = f
     let ascii = true;
     let flags = 0;
     let digits = 0;
+    // The token's hash is taken in the same pass (FNV-1a from the prefix's state, letters in
+    // lower case: UPPER << 4 is the case bit), so the characters of a word are read once.
+    let h = p.hash;
+    let closed = h;
     for (; i < n; i++) {
       const c = text.charCodeAt(i);
-      if (c < 0x80) {
+      if ((c - 0x61) >>> 0 < 26) {
+        // a–z, most characters of most text
+        flags |= LOWER | OPENS | CLOSES;
+        h = Math.imul(h ^ c, FNV_PRIME);
+        closed = h;
+      } else if (c < 0x80) {
         const f = ASCII_CLASS[c]!;
         if (f === SPACE) break;
         flags |= f;
         if ((f & DIGIT) !== 0) digits++;
+        h = Math.imul(h ^ (c | ((f & UPPER) << 4)), FNV_PRIME);
+        if ((f & CLOSES) !== 0) closed = h;
       } else if (isSpace(c)) break;
       else ascii = false;
     }
     if (ascii) {
-      if (i - start >= MIN_WORD) {
+      const length = i - start;
+      if (length >= MIN_WORD) {
         if (countShape) {
           out.words++;
           if ((flags & (UPPER | LOWER)) === UPPER) out.capitalWords++;
         }
-        addAsciiWord(text, start, i, flags, digits, p, out);
+        // Letters only (nearly every word): nothing to strip, no digits, no "@", not a link (a
+        // scheme needs its colon, "www." its dot) — a word token when it is not too long.
+        if ((flags & ~LETTER_FLAGS) === 0 && length <= MAX_WORD) out.addAscii(p, text, start, i, h);
+        else addAsciiWord(text, start, i, flags, digits, closed, p, out);
       } else if (digits > 0) {
         // A short word gives a token only as a price or a percentage ("$5", "5%").
-        addAsciiWord(text, start, i, flags, digits, p, out);
+        addAsciiWord(text, start, i, flags, digits, closed, p, out);
       }
       continue;
     }

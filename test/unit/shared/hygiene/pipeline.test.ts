@@ -131,6 +131,13 @@ describe("hygiene pipeline", () => {
     expect(countMimeParts(raw)).toBe(4);
   });
 
+  it("finds part lines after lines full of dashes", () => {
+    const raw = bytesOf(
+      `Content-Type: multipart/mixed; boundary="--=_b"\r\n\r\nA well-known, hard-won -- long-standing -- rule\r\n----=_b\r\n\r\na\r\n-x-\r\n----=_b\r\n\r\nb\r\n----=_b--\r\n`,
+    );
+    expect(countMimeParts(raw)).toBe(2);
+  });
+
   it("parses a message held in part of a larger buffer, and only that part", async () => {
     const message = bytesOf(buildMessage({ subject: "Inside", body: "the middle\r\n" }));
     const buffer = new Uint8Array(message.length + 200).fill(0x41);

@@ -113,6 +113,9 @@ describe("content rules", () => {
       ["Visit secure-login[.]example today", "URL_OBFUSCATED"],
       ["Visit secure-login(DOT)example today", "URL_OBFUSCATED"],
       ["Type h t t p s : / / evil.example", "URL_OBFUSCATED"],
+      ["Type H\tT  T\u00a0P\u3000S:// evil.example", "URL_OBFUSCATED"],
+      ["Type h t t p:// evil.example (at 10:30: group: done)", "URL_OBFUSCATED"],
+      ["Time 10:30, step : one, map s: two, http://fine.example/", null],
       ["Write to jo at example dot com", "URL_OBFUSCATED_WORD_DOT"],
       ["A dotted line. Nothing obfuscated: http://example.com/dot", null],
     ])("read %j as %s", async (body, rule) => {

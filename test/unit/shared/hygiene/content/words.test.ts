@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { tokenHash } from "../../../../../shared/hygiene/content/hash.ts";
 import { prefix, TokenSet } from "../../../../../shared/hygiene/content/token-set.ts";
 import { addWords } from "../../../../../shared/hygiene/content/words.ts";
 
@@ -25,6 +26,15 @@ describe("addWords", () => {
 
   it.each(cases)("reads %j as %j", (text, expected) => {
     expect(words(text).tokens).toEqual(expected);
+  });
+
+  it.each(cases)("hashes each token of %j as its text", (text) => {
+    // The hash is taken while the word is read; it must be the hash of the token it stands for.
+    for (const at of ["", "subject:"]) {
+      const out = new TokenSet(true);
+      addWords(`${text} Hello, "World"! (Mixed-Case) wOrDs.`, prefix(at), out, true);
+      expect(out.hashes()).toEqual(out.texts!.map(tokenHash));
+    }
   });
 
   it("puts the prefix in front of every token", () => {
