@@ -99,7 +99,11 @@ describe("audit log", () => {
 
   it("filters by actor (id or name) and by time, newest first, page by page", async () => {
     const bob = await issueToken("admin", { name: "ops-bob" });
+    // Entries carry millisecond times: keep every entry before `start` strictly earlier, and every one after it strictly later.
+    const tick = () => new Promise((r) => setTimeout(r, 5));
+    await tick();
     const start = new Date().toISOString();
+    await tick();
     for (const name of ["f1", "f2", "f3"]) expect((await api(`/api/v1/domains/${name}.test`, { method: "PUT", token: bob.token })).status).toBe(201);
     await api("/api/v1/domains/not-bob.test", { method: "PUT" });
 
@@ -144,8 +148,9 @@ describe("audit log", () => {
     }
     expect((await api("/api/v1/domains/kept.test")).status).toBe(200);
     const logged = errors
-      .map((line) => JSON.parse(line) as { event: string; entry?: { summary: string; actor: { id: string } } })
+      .map((line) => JSON.parse(line) as { event: string; entry?: { summary: string; actor: { id: string } } } & Record<string, unknown>)
       .find((e) => e.event === "audit_write_failed");
+    expect(logged).toMatchObject({ level: "error", worker: "hub", hubId: env.HUB_ID });
     expect(logged?.entry).toMatchObject({ summary: "accepted domain kept.test", actor: { id: "bootstrap" } });
     expect(await entriesFor("kept.test")).toEqual([]);
   });
