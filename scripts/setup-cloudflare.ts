@@ -6,11 +6,16 @@
  *
  * Idempotent: it lists what the account has first and creates only what is missing; a second run
  * creates nothing and leaves the configs byte-identical. Then it prints the `wrangler secret put`
- * commands each Worker still needs. Options: --dry-run (list and report, create and write nothing),
- * --config-dir DIR (the checkout whose wrangler.toml and workers/hub/wrangler.toml to read and edit;
- * default: this one). See docs/deploy.md.
+ * commands each Worker still needs, or with --secrets sets them itself: it lists each Worker's
+ * secrets and gives every required secret no Worker has yet a fresh random value, the same on every
+ * Worker of the environment that requires it; it never overwrites a secret, and refuses when a secret
+ * is on some of those Workers but not all (it cannot read the value back to copy it). Options:
+ * --secrets, --dry-run (list and report, create, write and set nothing), --config-dir DIR (the
+ * checkout whose wrangler.toml and workers/hub/wrangler.toml to read and edit; default: this one).
+ * See docs/deploy.md.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,17 +32,32 @@ const MAX_WRANGLER_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** Secrets a Worker may have besides those its config requires, with what they are for. */
 const OPTIONAL_SECRETS: Record<"hub" | "edge", string[]> = { hub: [], edge: ["DKIM_KEYS"] };
+/** Random bytes in each secret --secrets generates (64 hex digits, as `openssl rand -hex 32`): out of reach of guessing. */
+const SECRET_BYTES = 32;
 
 export class SetupError extends Error {}
 
-/** Runs wrangler with these arguments and returns its standard output; throws SetupError when it fails. */
-export type Wrangler = (args: string[]) => string;
+/** A wrangler command that ran and failed, with everything it printed. */
+export class WranglerError extends SetupError {
+  readonly output: string;
+  constructor(message: string, output: string) {
+    super(message);
+    this.output = output;
+  }
+}
+
+/**
+ * Runs wrangler with these arguments (and `input` on its standard input) and returns its standard
+ * output; throws WranglerError when it fails.
+ */
+export type Wrangler = (args: string[], input?: string) => string;
 
 export function spawnWrangler(executable = wranglerExecutable()): Wrangler {
-  return (args) => {
+  return (args, input) => {
     const result = spawnSync(executable, args, {
       cwd: root,
       encoding: "utf8",
+      input,
       maxBuffer: MAX_WRANGLER_OUTPUT_BYTES,
       // plain text to parse: no colours, no spinner
       env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", CI: "1" },
@@ -50,7 +70,7 @@ export function spawnWrangler(executable = wranglerExecutable()): Wrangler {
         .filter((l) => l !== "")
         .slice(0, 6)
         .join(" | ");
-      throw new SetupError(`"${formatCommand(args)}" failed (exit ${result.status ?? result.signal}): ${said}`);
+      throw new WranglerError(`"${formatCommand(args)}" failed (exit ${result.status ?? result.signal}): ${said}`, result.stderr + result.stdout);
     }
     return result.stdout;
   };
@@ -217,21 +237,127 @@ export function setId(text: string, slot: Pick<IdSlot, "section" | "table" | "ma
   );
 }
 
+/**
+ * The names of a Worker's secrets: `wrangler secret list --name <worker>` prints them as JSON
+ * (`[{ "name": …, "type": "secret_text" }]`, its default format). No --env: with --name, wrangler
+ * would read it as a legacy environment and list the Worker "<worker>-<env>". A Worker that does not
+ * exist yet has none (`secret put` creates it).
+ */
+export function listSecrets(wrangler: Wrangler, worker: string, config: string): string[] {
+  let output: string;
+  try {
+    output = wrangler(["secret", "list", "--name", worker, "-c", config, "--format", "json"]);
+  } catch (e) {
+    if (e instanceof WranglerError && e.output.includes(`Worker "${worker}" not found`)) return [];
+    throw e;
+  }
+  return jsonList<{ name: string }>(output, `secrets of ${worker}`).map((s) => s.name);
+}
+
+export interface SecretsPlan {
+  /** Each secret no Worker has yet, with the Workers to set it on (one fresh value for all of them). */
+  missing: Map<string, string[]>;
+  /** Secrets on some of the Workers that require them but not all: what to tell the operator. */
+  conflicts: string[];
+}
+
+/**
+ * What --secrets does, given the secrets each Worker of the environment has. Every required secret
+ * holds one value across the environment (DIRECTORY_KEY and SYNC_SIGNING_KEY on hubs and edges,
+ * ADMIN_TOKEN on both hubs), so it is generated only when none of the Workers requiring it has it.
+ */
+export function planSecrets(env: Environment, workers: { name: string; secrets: string[] }[], has: Map<string, Set<string>>): SecretsPlan {
+  const plan: SecretsPlan = { missing: new Map(), conflicts: [] };
+  for (const secret of new Set(workers.flatMap((w) => w.secrets))) {
+    const needing = workers.filter((w) => w.secrets.includes(secret)).map((w) => w.name);
+    const holders = needing.filter((w) => has.get(w)?.has(secret) === true);
+    const lacking = needing.filter((w) => !holders.includes(w));
+    if (lacking.length === 0) continue;
+    if (holders.length === 0) plan.missing.set(secret, lacking);
+    else
+      plan.conflicts.push(
+        `${secret} is set on ${holders.join(", ")} but not on ${lacking.join(", ")}. It must have the same value on every Worker of ${env}, ` +
+          `and the setup cannot read a secret back: copy the value ${holders.length === 1 ? "it holds" : "they hold"} onto ` +
+          `${lacking.join(", ")} (printf %s "$VALUE" | npx wrangler secret put ${secret} --name <worker>), or, if nothing uses it yet, ` +
+          `delete it (npx wrangler secret delete ${secret} --name <worker>) so that the setup generates a new one; then run the setup again.`,
+      );
+  }
+  return plan;
+}
+
+/** --secrets: lists the secrets of the environment's Workers and sets the missing ones; returns what it set. */
+function setupSecrets(env: Environment, plan: Plan, dryRun: boolean, wrangler: Wrangler, out: (line: string) => void): string[] {
+  out(`Reading the secrets of ${plan.workers.map((w) => w.name).join(", ")}…`);
+  const has = new Map(plan.workers.map((w) => [w.name, new Set(listSecrets(wrangler, w.name, CONFIGS[w.worker]))]));
+  const { missing, conflicts } = planSecrets(env, plan.workers, has);
+  if (conflicts.length > 0) throw new SetupError(`refusing to set the secrets of ${env}:\n  ${conflicts.join("\n  ")}`);
+
+  for (const w of plan.workers) for (const secret of w.secrets) if (has.get(w.name)!.has(secret)) out(`exists   secret ${secret} on ${w.name}`);
+  const set: string[] = [];
+  let adminToken: string | undefined;
+  for (const [secret, workers] of missing) {
+    const value = randomBytes(SECRET_BYTES).toString("hex");
+    const done: string[] = [];
+    out(`${dryRun ? "would set" : "setting"} secret ${secret} on ${workers.join(", ")} (one new random value for all)`);
+    for (const name of workers) {
+      if (!dryRun) {
+        const w = plan.workers.find((p) => p.name === name)!;
+        try {
+          // the value on standard input only: never in an argument, which other processes can read
+          wrangler(["secret", "put", secret, "--name", name, "-c", CONFIGS[w.worker]], value);
+        } catch (e) {
+          if (done.length === 0 || !(e instanceof SetupError)) throw e;
+          throw new SetupError(
+            `${e.message}\n${secret} is now on ${done.join(", ")} but not on the other Workers, and the value is gone. Nothing uses it yet: ` +
+              `delete it from ${done.join(", ")} (npx wrangler secret delete ${secret} --name <worker>) and run the setup again.`,
+          );
+        }
+        done.push(name);
+      }
+      set.push(`${secret} on ${name}`);
+    }
+    if (secret === "ADMIN_TOKEN" && !dryRun) adminToken = value;
+  }
+
+  for (const w of plan.workers) {
+    for (const secret of OPTIONAL_SECRETS[w.worker]) {
+      out(
+        `optional secret ${secret} on ${w.name}: ${has.get(w.name)!.has(secret) ? "set" : "not set"} (never generated: set it yourself if the relay signs mail, see docs/relay.md)`,
+      );
+    }
+  }
+  out("");
+  out(
+    set.length === 0
+      ? `Secrets: every required secret of ${env} is set; none changed.`
+      : `Secrets: ${dryRun ? "would set" : "set"} ${set.length} (${[...missing.keys()].join(", ")}).`,
+  );
+  if (adminToken !== undefined) {
+    out("");
+    out(`The new ADMIN_TOKEN of ${env}, the admin API's bootstrap token (shown this once; keep it in your password manager):`);
+    out(`ADMIN_TOKEN=${adminToken}`);
+  }
+  return set;
+}
+
 export interface SetupOptions {
   env: Environment;
   configDir: string;
   dryRun: boolean;
+  /** Set the missing secrets rather than print the commands that would. */
+  secrets: boolean;
   wrangler: Wrangler;
   out: (line: string) => void;
 }
 
-/** What a run did: names created (or that a dry run would create) and ids written. */
+/** What a run did: names created (or that a dry run would create), ids written and secrets set. */
 export interface SetupResult {
   created: string[];
   written: string[];
+  secrets: string[];
 }
 
-export function setup({ env, configDir, dryRun, wrangler, out }: SetupOptions): SetupResult {
+export function setup({ env, configDir, dryRun, secrets, wrangler, out }: SetupOptions): SetupResult {
   const plan = planFor(env, configDir);
   out(`Reading the account's D1 databases, KV namespaces, R2 buckets and queues…`);
   const account = listAccount(wrangler);
@@ -288,19 +414,22 @@ export function setup({ env, configDir, dryRun, wrangler, out }: SetupOptions): 
       : `${dryRun ? "Dry run: would create" : "Created"} ${created.length} resource(s), ${dryRun ? "would write" : "wrote"} ${written.length} id(s).`,
   );
   out("");
-  out(`Secrets: set each with the same value on every Worker of ${env} (openssl rand -hex 32); see docs/deploy.md.`);
-  out(`Setting them before the first deploy also creates each Worker, which the others' service bindings need.`);
-  for (const w of plan.workers) {
-    for (const secret of w.secrets) out(`  npx ${formatCommand(["secret", "put", secret, "-c", CONFIGS[w.worker], ...envArgs(w.section)])}`);
-    for (const secret of OPTIONAL_SECRETS[w.worker])
-      out(`  npx ${formatCommand(["secret", "put", secret, "-c", CONFIGS[w.worker], ...envArgs(w.section)])}   # optional`);
+  const set = secrets ? setupSecrets(env, plan, dryRun, wrangler, out) : [];
+  if (!secrets) {
+    out(`Secrets: set each with the same value on every Worker of ${env} (openssl rand -hex 32), or run the setup with --secrets; see docs/deploy.md.`);
+    out(`Setting them before the first deploy also creates each Worker, which the others' service bindings need.`);
+    for (const w of plan.workers) {
+      for (const secret of w.secrets) out(`  npx ${formatCommand(["secret", "put", secret, "-c", CONFIGS[w.worker], ...envArgs(w.section)])}`);
+      for (const secret of OPTIONAL_SECRETS[w.worker])
+        out(`  npx ${formatCommand(["secret", "put", secret, "-c", CONFIGS[w.worker], ...envArgs(w.section)])}   # optional`);
+    }
   }
   out("");
   out(`Then: npm run deploy -- --env ${env}`);
-  return { created, written };
+  return { created, written, secrets: set };
 }
 
-export const USAGE = `Usage: npm run setup:cloudflare -- --env ${ENVIRONMENTS.join("|")} [--dry-run] [--config-dir DIR]`;
+export const USAGE = `Usage: npm run setup:cloudflare -- --env ${ENVIRONMENTS.join("|")} [--secrets] [--dry-run] [--config-dir DIR]`;
 
 /** Runs the setup; returns the process exit code. */
 export function main(
@@ -309,11 +438,16 @@ export function main(
   err: (line: string) => void = console.error,
   wrangler: Wrangler = spawnWrangler(),
 ): number {
-  let values: { env?: string; "dry-run"?: boolean; "config-dir"?: string };
+  let values: { env?: string; "dry-run"?: boolean; secrets?: boolean; "config-dir"?: string };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { env: { type: "string" }, "dry-run": { type: "boolean", default: false }, "config-dir": { type: "string" } },
+      options: {
+        env: { type: "string" },
+        "dry-run": { type: "boolean", default: false },
+        secrets: { type: "boolean", default: false },
+        "config-dir": { type: "string" },
+      },
     }));
   } catch (e) {
     err(`setup:cloudflare: ${(e as Error).message}\n${USAGE}`);
@@ -326,7 +460,14 @@ export function main(
     return 2;
   }
   try {
-    setup({ env: values.env, configDir: path.resolve(values["config-dir"] ?? root), dryRun: values["dry-run"] === true, wrangler, out });
+    setup({
+      env: values.env,
+      configDir: path.resolve(values["config-dir"] ?? root),
+      dryRun: values["dry-run"] === true,
+      secrets: values.secrets === true,
+      wrangler,
+      out,
+    });
     return 0;
   } catch (e) {
     if (!(e instanceof SetupError)) throw e;

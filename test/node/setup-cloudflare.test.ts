@@ -39,8 +39,17 @@ interface FakeAccount {
   kv: { title: string; id: string }[];
   r2: { name: string }[];
   queues: { queue_name: string }[];
+  workers: Record<string, { secrets: Record<string, string> }>;
   calls: string[][];
 }
+
+/** The Workers of production and the secrets their configs require. */
+const PRODUCTION_SECRETS: Record<string, string[]> = {
+  "portcullis-hub-production": ["ADMIN_TOKEN", "DIRECTORY_KEY", "SYNC_SIGNING_KEY"],
+  "portcullis-hub-production-standby": ["ADMIN_TOKEN", "DIRECTORY_KEY", "SYNC_SIGNING_KEY"],
+  "portcullis-edge-production": ["DIRECTORY_KEY", "SYNC_SIGNING_KEY"],
+  "portcullis-edge-production-us": ["DIRECTORY_KEY", "SYNC_SIGNING_KEY"],
+};
 
 let dir = "";
 let account = "";
@@ -57,6 +66,13 @@ async function setup(...argv: string[]): Promise<{ code: number; stdout: string;
 
 const readAccount = async (): Promise<FakeAccount> => JSON.parse(await readFile(account, "utf8")) as FakeAccount;
 const creates = (a: FakeAccount) => a.calls.filter((c) => c.includes("create")).map((c) => c.join(" "));
+const secretPuts = (a: FakeAccount) => a.calls.filter((c) => c[0] === "secret" && c[1] === "put");
+/** The one value a secret has on every Worker that holds it (fails the test if they differ). */
+function sharedValue(a: FakeAccount, secret: string): string {
+  const values = new Set(Object.values(a.workers).flatMap((w) => (secret in w.secrets ? [w.secrets[secret]!] : [])));
+  expect(values.size).toBe(1);
+  return [...values][0]!;
+}
 const configs = async () => Promise.all(CONFIGS.map((c) => readFile(path.join(dir, c), "utf8")));
 const raw = (config: string) => readRawConfig({ config: path.join(dir, config) }).rawConfig;
 
@@ -192,6 +208,103 @@ describe("npm run setup:cloudflare", () => {
     const missing = await setup("--env", "staging");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/could not read .*workers\/hub\/wrangler.toml/);
+  });
+});
+
+describe("npm run setup:cloudflare --secrets", () => {
+  it("sets every required secret once, with one value per secret across the environment's Workers, and sets none on a second run", async () => {
+    const first = await setup("--env", "production", "--secrets");
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    const a = await readAccount();
+    expect(Object.fromEntries(Object.entries(a.workers).map(([name, w]) => [name, Object.keys(w.secrets).sort()]))).toEqual(PRODUCTION_SECRETS);
+    const values = ["ADMIN_TOKEN", "DIRECTORY_KEY", "SYNC_SIGNING_KEY"].map((secret) => sharedValue(a, secret));
+    for (const value of values) expect(value).toMatch(/^[0-9a-f]{64}$/);
+    expect(new Set(values).size).toBe(3);
+    // each put names the secret and the Worker (no --env, which would rename it); the value never is an argument
+    const puts = secretPuts(a);
+    expect(puts).toHaveLength(10);
+    for (const put of puts) {
+      expect(put.slice(0, 4)).toEqual(["secret", "put", put[2], "--name"]);
+      expect(put).not.toContain("--env");
+      for (const value of values) expect(put.join(" ")).not.toContain(value);
+    }
+    // the values stay out of the output, but for the admin token on one labelled line
+    const [adminToken, directoryKey, syncKey] = values as [string, string, string];
+    expect(first.stdout).not.toContain(directoryKey);
+    expect(first.stdout).not.toContain(syncKey);
+    expect(first.stdout.split("\n").filter((l) => l.includes(adminToken))).toEqual([`ADMIN_TOKEN=${adminToken}`]);
+    expect(first.stdout).toContain("setting secret DIRECTORY_KEY on portcullis-hub-production, portcullis-hub-production-standby");
+    expect(first.stdout).toContain("optional secret DKIM_KEYS on portcullis-edge-production-us: not set (never generated");
+    expect(first.stdout).not.toContain("npx wrangler secret put");
+
+    const second = await setup("--env", "production", "--secrets");
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain("every required secret of production is set; none changed");
+    expect(second.stdout).not.toContain("ADMIN_TOKEN=");
+    const b = await readAccount();
+    expect(secretPuts(b)).toHaveLength(10);
+    expect(b.workers).toEqual(a.workers);
+  });
+
+  it("keeps the secrets an environment has and generates only those no Worker has", async () => {
+    const workers = {
+      "portcullis-hub-staging": { secrets: { ADMIN_TOKEN: "kept-admin", DKIM_KEYS: "unrelated" } },
+      "portcullis-hub-staging-standby": { secrets: { ADMIN_TOKEN: "kept-admin" } },
+    };
+    await writeFile(account, JSON.stringify({ workers }));
+    const run = await setup("--env", "staging", "--secrets");
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const a = await readAccount();
+    expect(sharedValue(a, "ADMIN_TOKEN")).toBe("kept-admin");
+    expect(secretPuts(a).map((c) => `${c[2]} ${c[4]}`)).toEqual([
+      "DIRECTORY_KEY portcullis-hub-staging",
+      "DIRECTORY_KEY portcullis-hub-staging-standby",
+      "DIRECTORY_KEY portcullis-edge-staging",
+      "SYNC_SIGNING_KEY portcullis-hub-staging",
+      "SYNC_SIGNING_KEY portcullis-hub-staging-standby",
+      "SYNC_SIGNING_KEY portcullis-edge-staging",
+    ]);
+    expect(Object.keys(a.workers["portcullis-edge-staging"]!.secrets).sort()).toEqual(["DIRECTORY_KEY", "SYNC_SIGNING_KEY"]);
+    expect(run.stdout).toContain("exists   secret ADMIN_TOKEN on portcullis-hub-staging-standby");
+    expect(run.stdout).not.toContain("kept-admin");
+    expect(run.stdout).not.toContain("ADMIN_TOKEN=");
+  });
+
+  it("refuses, setting nothing, when a shared secret is on some Workers of the environment but not all", async () => {
+    const workers = {
+      "portcullis-hub-production": { secrets: { ADMIN_TOKEN: "a", DIRECTORY_KEY: "secret-directory-key" } },
+      "portcullis-edge-production": { secrets: {} },
+    };
+    await writeFile(account, JSON.stringify({ workers }));
+    const run = await setup("--env", "production", "--secrets");
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("refusing to set the secrets of production");
+    expect(run.stderr).toContain(
+      "DIRECTORY_KEY is set on portcullis-hub-production but not on portcullis-hub-production-standby, portcullis-edge-production, portcullis-edge-production-us. " +
+        "It must have the same value on every Worker of production, and the setup cannot read a secret back: copy the value it holds onto",
+    );
+    expect(run.stderr).toContain("ADMIN_TOKEN is set on portcullis-hub-production but not on portcullis-hub-production-standby.");
+    // SYNC_SIGNING_KEY, which no Worker has, is not set either: the refusal comes before any put
+    const a = await readAccount();
+    expect(secretPuts(a)).toEqual([]);
+    expect(a.workers).toEqual(workers);
+    expect(run.stdout + run.stderr).not.toContain("secret-directory-key");
+  });
+
+  it("--dry-run lists the secrets and says what it would set, and sets nothing", async () => {
+    const run = await setup("--env", "production", "--secrets", "--dry-run");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      "would set secret SYNC_SIGNING_KEY on portcullis-hub-production, portcullis-hub-production-standby, portcullis-edge-production, portcullis-edge-production-us",
+    );
+    expect(run.stdout).toContain("Secrets: would set 10 (ADMIN_TOKEN, DIRECTORY_KEY, SYNC_SIGNING_KEY).");
+    expect(run.stdout).not.toMatch(/[0-9a-f]{64}/);
+    const a = await readAccount();
+    expect(a.calls.filter((c) => c[0] === "secret" && c[1] === "list")).toHaveLength(4);
+    expect(secretPuts(a)).toEqual([]);
+    expect(a.workers).toEqual({});
   });
 });
 
