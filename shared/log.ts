@@ -219,8 +219,17 @@ export async function hashEnvelope(
   secret: string | undefined,
   envelope: { from: string; to: string },
 ): Promise<{ fromHash: string | null; toHash: string | null }> {
-  const hasher = await AddressHasher.cached(secret).catch(() => null);
-  if (hasher === null) return { fromHash: null, toHash: null };
-  const [fromHash, toHash] = await Promise.all([hasher.hash(envelope.from), hasher.hash(envelope.to)]);
+  const [fromHash, toHash] = await Promise.all([hashAddress(secret, envelope.from), hashAddress(secret, envelope.to)]);
   return { fromHash, toHash };
+}
+
+/**
+ * One address's log hash, null when there is no usable key.
+ *
+ * @example
+ * log.error("edge_lookup_failed", { edge: "edge-1", addressHash: await hashAddress(env.DIRECTORY_KEY, address) });
+ */
+export async function hashAddress(secret: string | undefined, address: string): Promise<string | null> {
+  const hasher = await AddressHasher.cached(secret).catch(() => null);
+  return hasher === null ? null : hasher.hash(address);
 }

@@ -131,7 +131,8 @@ const latencyOf = (receivedAt: string): number | null => {
  */
 export class Tracker {
   readonly #queue: Queue | undefined;
-  readonly #edgeId: string;
+  /** The edge the events come from (EDGE_ID, clipped as the hub accepts it); also the origin of this tracker's log lines. */
+  readonly edgeId: string;
   readonly #waitUntil: ((work: Promise<unknown>) => void) | undefined;
   #pending: TrackingEvent[] = [];
 
@@ -139,13 +140,13 @@ export class Tracker {
   constructor(env: { EDGE_ID: string; TRACKING?: Queue }, ctx?: Pick<ExecutionContext, "waitUntil">) {
     this.#queue = env.TRACKING;
     // The hub refuses an event whose edge id is longer than 128 characters.
-    this.#edgeId = clip(String(env.EDGE_ID), 128);
+    this.edgeId = clip(String(env.EDGE_ID), 128);
     this.#waitUntil = ctx ? (work) => ctx.waitUntil(work) : undefined;
   }
 
   record(facts: TrackingFacts): void {
     if (this.#queue === undefined) return;
-    this.#pending.push({ v: 1, eventId: crypto.randomUUID(), at: new Date().toISOString(), edgeId: this.#edgeId, ...facts });
+    this.#pending.push({ v: 1, eventId: crypto.randomUUID(), at: new Date().toISOString(), edgeId: this.edgeId, ...facts });
   }
 
   /** Sends what was recorded. A failed send is logged (without addresses) and the events are dropped. */
@@ -160,17 +161,17 @@ export class Tracker {
   /** The email handler's delivery round: delivered, failed (every hub tried or the budget spent) or refused. */
   round(delivery: Delivery, result: DeliveryOutcome): void {
     const outcome = result.delivered ? "delivered" : result.refused ? "refused" : "failed";
-    safely(() => this.record(roundFacts(delivery, "delivery", outcome, 1, result)));
+    safely(this, () => this.record(roundFacts(delivery, "delivery", outcome, 1, result)));
   }
 
   /** A round of the spool consumer: delivered, retry (backoff) or dead (refused, or expired without an attempt). */
   spool(delivery: Delivery, outcome: "delivered" | "retry" | "dead", round: number | null, result: DeliveryOutcome | null, detail?: string): void {
-    safely(() => this.record(roundFacts(delivery, "spool", outcome, round, result, detail)));
+    safely(this, () => this.record(roundFacts(delivery, "spool", outcome, round, result, detail)));
   }
 
   /** A delivery status notification to the sender (`kind`: delayed or failed), and whether it went out. */
   dsn(delivery: Delivery, kind: "delayed" | "failed", outcome: DsnOutcome, detail?: string): void {
-    safely(() =>
+    safely(this, () =>
       this.record({
         ...aboutDelivery(delivery),
         kind: "dsn",
@@ -188,12 +189,12 @@ export class Tracker {
   }
 }
 
-/** Recording must never disturb mail: a bug here is logged, not thrown. */
-function safely(work: () => void): void {
+/** Recording must never disturb mail: a bug here is logged (under the tracker's edge), not thrown. */
+export function safely(tracker: Tracker, work: () => void): void {
   try {
     work();
   } catch (err) {
-    console.error(JSON.stringify({ event: "tracking_error", error: String(err) }));
+    edgeLog(tracker.edgeId).error("tracking_error", { error: String(err) });
   }
 }
 
@@ -274,7 +275,7 @@ export class MessageTracker extends Tracker {
 
   /** The decision at the SMTP boundary; sends it together with the round recorded before it. */
   decision(outcome: DecisionOutcome, facts: DecisionFacts): void {
-    safely(() => {
+    safely(this, () => {
       const { result, delivery, raw } = facts;
       this.record({
         kind: "decision",

@@ -23,6 +23,7 @@ import { signedRoutes } from "./ingest-http.ts";
 import { feedback, messageReports, quarantine } from "./quarantine/api.ts";
 import { relayClients } from "./relay/clients.ts";
 import { stats, tracking } from "./tracking/api.ts";
+import { hubLog } from "../../shared/log.ts";
 
 /** What the middleware in front of the admin API puts on the context. */
 export type HubVariables = {
@@ -66,7 +67,7 @@ app.get("/healthz", async (c) => {
     const { hubId } = await hubPing(c.env);
     return c.json({ status: "ok", service: "portcullis-hub", hubId });
   } catch (err) {
-    console.error(JSON.stringify({ event: "health_failed", error: String(err) }));
+    hubLog(c.env.HUB_ID).error("health_failed", { error: String(err) });
     return c.json({ status: "unavailable", service: "portcullis-hub", hubId: c.env.HUB_ID }, 503);
   }
 });

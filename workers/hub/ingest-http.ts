@@ -9,6 +9,7 @@ import { rememberNonce } from "./db/nonces.ts";
 import { hubPing } from "./health.ts";
 import { storeDelivery } from "./mailbox.ts";
 import { MAX_INGEST_BODY_BYTES } from "./onward/limits.ts";
+import { hubLog } from "../../shared/log.ts";
 
 /**
  * Delivery to this hub over signed HTTPS, for edges without a service binding to it — the contract
@@ -79,7 +80,7 @@ signedRoutes.get(HUB_PING_PATH, async (c) => {
     if (body instanceof Response) return body;
     return c.json(await hubPing(c.env));
   } catch (err) {
-    console.error(JSON.stringify({ event: "ping_failed", error: String(err) }));
+    hubLog(c.env.HUB_ID).error("ping_failed", { error: String(err) });
     return fail(c, 503, "unavailable", "The hub's database does not answer.");
   }
 });

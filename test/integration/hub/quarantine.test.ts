@@ -2,7 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Delivery } from "../../../shared/delivery.ts";
 import type { HubEnv } from "../../../workers/hub/app.ts";
 import { onError } from "../../../workers/hub/api/errors.ts";
@@ -288,6 +288,34 @@ describe("quarantine release", () => {
     const list = (await (await call(`/api/v1/quarantine?recipient=@${domain}`)).json()) as { items: QuarantineItem[] };
     expect(list.items).toEqual([]);
     expect((await call(`/api/v1/quarantine/${id}`)).status).toBe(404);
+  });
+
+  it("logs a release and a delete in the hub's line shape: the message's ids, its hub number, no address", async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+    const released = await quarantined(["logged-rcpt@example.com"], plain("Logged release"));
+    const deleted = await quarantined(["logged-rcpt@example.com"], plain("Logged delete"));
+    try {
+      expect((await call(`/api/v1/quarantine/${released}/release`, { method: "POST" })).status).toBe(200);
+      expect((await call(`/api/v1/quarantine/${deleted}`, { method: "DELETE" })).status).toBe(200);
+    } finally {
+      spy.mockRestore();
+    }
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const [event, id] of [
+      ["quarantine_released", released],
+      ["quarantine_deleted", deleted],
+    ] as const) {
+      const stored = (await env.DB.prepare("SELECT message_id, delivery_id FROM messages WHERE id = ?").bind(id).first())!;
+      expect(parsed.find((l) => l.event === event && l.message === id)).toMatchObject({
+        level: "info",
+        worker: "hub",
+        hubId: env.HUB_ID,
+        messageId: stored.message_id,
+        deliveryId: stored.delivery_id,
+      });
+    }
+    for (const line of lines) expect(line).not.toContain("logged-rcpt");
   });
 
   it("answers a second release with 409 and changes nothing", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { AddressHasher, agentSummary, formatLogLine, hashEnvelope, Logger, REDACTED_ADDRESS } from "../../../shared/log.ts";
+import { AddressHasher, agentSummary, formatLogLine, hashAddress, hashEnvelope, Logger, REDACTED_ADDRESS } from "../../../shared/log.ts";
 
 const KEY = "unit-test-directory-key-0123456789";
 
@@ -68,6 +68,12 @@ describe("address hashes", () => {
     expect((await hashEnvelope(KEY, { from: "not an address", to: "x" })).fromHash).toMatch(/^[0-9a-f]{16}$/);
     expect(await hashEnvelope(undefined, { from: "a@b.example", to: "c@d.example" })).toEqual({ fromHash: null, toHash: null });
     expect(await hashEnvelope("short", { from: "a@b.example", to: "c@d.example" })).toEqual({ fromHash: null, toHash: null });
+  });
+
+  it("hash one address as the envelope's fields do, null without a usable key", async () => {
+    const { toHash } = await hashEnvelope(KEY, { from: "", to: "alice@example.com" });
+    expect(await hashAddress(KEY, "Alice@Example.com")).toBe(toHash);
+    expect(await hashAddress(undefined, "alice@example.com")).toBeNull();
   });
 });
 

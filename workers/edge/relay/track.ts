@@ -1,6 +1,6 @@
 import type { AgentOutcome } from "../../../shared/hygiene/types.ts";
 import { ACCEPTED_STATUSES, type RecipientResult } from "../../../shared/relay/api.ts";
-import type { DecisionOutcome, Tracker } from "../tracking.ts";
+import { type DecisionOutcome, safely, type Tracker } from "../tracking.ts";
 import type { ExternalOutcome, InternalOutcome } from "./route.ts";
 
 /**
@@ -23,14 +23,6 @@ export interface RelayFacts {
   agents: AgentOutcome[];
   size: number;
   started: number;
-}
-
-function safely(work: () => void): void {
-  try {
-    work();
-  } catch (err) {
-    console.error(JSON.stringify({ event: "tracking_error", error: String(err) }));
-  }
 }
 
 /** The decision a set of recipient outcomes amounts to, in the mail flow's terms. */
@@ -62,7 +54,7 @@ function decision(tracker: Tracker, facts: RelayFacts, outcome: DecisionOutcome,
 
 /** A submission refused after it was read (malware, a blocked attachment, a malformed message). */
 export function trackRefused(tracker: Tracker, facts: RelayFacts, smtp: string, detail: string): void {
-  safely(() => decision(tracker, facts, "rejected", smtp, null, detail));
+  safely(tracker, () => decision(tracker, facts, "rejected", smtp, null, detail));
   tracker.flush();
 }
 
@@ -74,7 +66,7 @@ export function trackRouted(
   internal: InternalOutcome | null,
   external: ExternalOutcome | null,
 ): void {
-  safely(() => {
+  safely(tracker, () => {
     const outcome = decisionOf(results, internal?.spooled ?? false);
     const hubId = internal?.outcome?.delivered ? internal.outcome.hubId : null;
     decision(tracker, facts, outcome, outcome === "accepted" || outcome === "spooled" ? "250 2.0.0 OK" : null, hubId, null);

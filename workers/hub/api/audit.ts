@@ -9,6 +9,7 @@ import { ROLES } from "../auth/roles.ts";
 import { ApiError } from "./errors.ts";
 import { ERRORS, json, route, router } from "./openapi.ts";
 import { Cursor, decodeCursor, encodeCursor, Limit, NextCursor } from "./pagination.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /**
  * The audit log: every change made through the admin API, recorded after it is answered. A change
@@ -58,7 +59,7 @@ export const recordChanges: MiddlewareHandler<HubEnv> = async (c, next) => {
   try {
     await insertAudit(c.env.DB, entry);
   } catch (err) {
-    console.error(JSON.stringify({ event: "audit_write_failed", error: String(err), entry }));
+    hubLog(c.env.HUB_ID).error("audit_write_failed", { error: String(err), entry });
   }
 };
 

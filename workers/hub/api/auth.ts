@@ -4,6 +4,7 @@ import { LAST_USED_WRITE_INTERVAL_MS } from "../auth/limits.ts";
 import type { Role } from "../auth/roles.ts";
 import { BOOTSTRAP_ID, findTokenByHash, sameSecret, TOKEN_PREFIX, tokenHash, touchToken } from "../auth/tokens.ts";
 import { ApiError } from "./errors.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /** Who is calling: the token (never the token itself, only its id and name) and its role. */
 export interface Principal {
@@ -39,7 +40,7 @@ async function authenticate(c: Context<HubEnv>, token: string, now: number): Pro
   try {
     stored = await findTokenByHash(c.env.DB, hash);
   } catch (err) {
-    console.error(JSON.stringify({ event: "token_lookup_failed", error: String(err) }));
+    hubLog(c.env.HUB_ID).error("token_lookup_failed", { error: String(err) });
     throw new ApiError(503, "unavailable", "Tokens cannot be checked right now; try again.");
   }
   if (stored === null || !(await sameSecret(stored.hash, hash))) throw unauthorized(c, "Invalid token.", "invalid_token");
@@ -59,7 +60,7 @@ function touch(c: Context<HubEnv>, principal: Principal, lastUsedAt: string | nu
     return undefined;
   }
   const write = touchToken(c.env.DB, principal.id, new Date(now).toISOString(), new Date(threshold).toISOString()).catch((err: unknown) =>
-    console.error(JSON.stringify({ event: "token_touch_failed", token: principal.id, error: String(err) })),
+    hubLog(c.env.HUB_ID).error("token_touch_failed", { token: principal.id, error: String(err) }),
   );
   // In-process callers (the dashboard checks a token through this middleware) may have no execution context.
   let ctx: { waitUntil(promise: Promise<unknown>): void } | undefined;

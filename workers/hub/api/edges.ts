@@ -2,13 +2,13 @@ import { z } from "@hono/zod-openapi";
 import type { EdgeStatus } from "../../../shared/directory/publish-api.ts";
 import { withTimeout } from "../../../shared/timeout.ts";
 import { deleteEdge, type EdgeRecord, getEdge, listEdges, putEdge } from "../db/edges.ts";
-import { maskAddress } from "../auth/redact.ts";
 import { currentSnapshot } from "../sync/build.ts";
 import { edgeBindingNames, edgeClient, edgeUrlProblem } from "../sync/edge-client.ts";
 import { requestSync } from "../sync/trigger.ts";
 import { noteChange } from "./audit.ts";
 import { ApiError } from "./errors.ts";
 import { documentedJson, ERRORS, failure, json, NO_CONTENT, readJson, route, router } from "./openapi.ts";
+import { hashAddress, hubLog } from "../../../shared/log.ts";
 
 export const edges = router();
 
@@ -222,7 +222,7 @@ edges.openapi(
     try {
       return c.json(await withTimeout(edgeClient(c.env, edge).lookup(address), EDGE_STATUS_TIMEOUT_MS, "edge did not answer"), 200);
     } catch (err) {
-      console.error(JSON.stringify({ event: "edge_lookup_failed", edge: edge.id, address: maskAddress(address), error: String(err) }));
+      hubLog(c.env.HUB_ID).error("edge_lookup_failed", { edge: edge.id, addressHash: await hashAddress(c.env.DIRECTORY_KEY, address), error: String(err) });
       throw new ApiError(502, "edge_unavailable", `Edge ${edge.id} could not answer: ${err instanceof Error ? err.message : String(err)}`);
     }
   },

@@ -1,6 +1,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { HubEnv } from "../app.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /** An expected API failure: an HTTP status plus a stable machine-readable code. */
 export class ApiError extends HTTPException {
@@ -18,10 +20,10 @@ export function errorBody(code: string, message: string): { error: { code: strin
 }
 
 /** app.onError: expected errors keep their status; anything else is a 500 that is logged. */
-export function onError(err: Error, c: Context): Response {
+export function onError(err: Error, c: Context<HubEnv>): Response {
   if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status);
   if (err instanceof HTTPException) return c.json(errorBody(codeFor(err.status), err.message || "request failed"), err.status);
-  console.error(JSON.stringify({ event: "api_error", path: new URL(c.req.url).pathname, error: String(err), stack: err.stack }));
+  hubLog(c.env.HUB_ID).error("api_error", { path: new URL(c.req.url).pathname, error: String(err), stack: err.stack });
   return c.json(errorBody("internal", "internal error"), 500);
 }
 

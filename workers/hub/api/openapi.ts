@@ -5,6 +5,7 @@ import type { HubEnv } from "../app.ts";
 import { maskPath } from "../auth/redact.ts";
 import { type Role, roleAllows } from "../auth/roles.ts";
 import { ApiError } from "./errors.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 export { type Role, ROLES } from "../auth/roles.ts";
 
@@ -37,9 +38,7 @@ export function requireRole(role: Role): MiddlewareHandler<HubEnv> {
     // Fails closed: a router mounted where no token middleware runs in front of it allows nothing.
     if (granted === undefined) throw new ApiError(401, "unauthorized", "No token was checked for this request: send Authorization: Bearer <token>.");
     if (!roleAllows(granted, role)) {
-      console.warn(
-        JSON.stringify({ event: "api_forbidden", token: c.get("principal")?.id ?? null, method: c.req.method, path: maskPath(c.req.path), needs: role }),
-      );
+      hubLog(c.env.HUB_ID).warn("api_forbidden", { token: c.get("principal")?.id ?? null, method: c.req.method, path: maskPath(c.req.path), needs: role });
       throw new ApiError(403, "forbidden", `This needs the ${role} role; the token has ${granted}.`);
     }
     await next();

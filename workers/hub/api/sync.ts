@@ -4,6 +4,7 @@ import { scheduler } from "../sync/trigger.ts";
 import { noteChange } from "./audit.ts";
 import { ApiError } from "./errors.ts";
 import { ERRORS, failure, json, route, router } from "./openapi.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 export const sync = router();
 
@@ -45,7 +46,7 @@ sync.openapi(
     try {
       report = (await scheduler(c.env).runNow()) as SyncReport | { hubId: string; root: null; edges: [] };
     } catch (err) {
-      console.error(JSON.stringify({ event: "sync_failed", error: String(err) }));
+      hubLog(c.env.HUB_ID).error("sync_failed", { error: String(err) });
       throw new ApiError(500, "sync_failed", `The sync round failed: ${err instanceof Error ? err.message : String(err)}`);
     }
     noteChange(c, `ran a sync round: ${report.edges.map((e) => `${e.id} ${e.status}`).join(", ") || "no edges"}`, report.root);

@@ -6,6 +6,7 @@ import { withTimeout } from "../../../shared/timeout.ts";
 import { ApiError } from "../api/errors.ts";
 import type { HubEnv } from "../app.ts";
 import { ACCESS_KEYS_FETCH_TIMEOUT_MS, ACCESS_KEYS_MIN_REFRESH_MS, ACCESS_KEYS_TTL_MS, MAX_ACCESS_JWT_CHARS, MAX_ACCESS_KEYS_BYTES } from "./limits.ts";
+import { hubLog, type Logger } from "../../../shared/log.ts";
 
 /**
  * Cloudflare Access in front of the admin API and the dashboard (optional). When the hub's vars
@@ -72,7 +73,7 @@ export class AccessKeyCache {
     this.#fetch = fetcher;
   }
 
-  async keysFor(issuer: string, kid: string | undefined, now: number): Promise<HonoJsonWebKey[]> {
+  async keysFor(issuer: string, kid: string | undefined, now: number, log: Logger): Promise<HonoJsonWebKey[]> {
     const held = this.#teams.get(issuer);
     const known = held !== undefined && held.keys.some((k) => k.kid === kid);
     const stale = held === undefined || now - held.fetchedAt >= ACCESS_KEYS_TTL_MS;
@@ -83,7 +84,7 @@ export class AccessKeyCache {
       this.#teams.set(issuer, { keys, fetchedAt: now });
       return keys;
     } catch (err) {
-      console.error(JSON.stringify({ event: "access_keys_failed", issuer, error: String(err) }));
+      log.error("access_keys_failed", { issuer, error: String(err) });
       if (held === undefined) throw new ApiError(503, "access_unavailable", "The Cloudflare Access signing keys could not be fetched; try again.");
       // Try again at the next minimum interval rather than on every request.
       this.#teams.set(issuer, { keys: held.keys, fetchedAt: now - ACCESS_KEYS_TTL_MS + ACCESS_KEYS_MIN_REFRESH_MS });
@@ -110,10 +111,16 @@ function kidOf(jwt: string): string | undefined {
   }
 }
 
-/** Verifies an Access JWT: RS256 under one of the team's keys, this issuer and audience, not expired. */
-export async function verifyAccessJwt(jwt: string, settings: AccessSettings, keys: AccessKeyCache, now = Date.now()): Promise<AccessIdentity> {
+/** Verifies an Access JWT: RS256 under one of the team's keys, this issuer and audience, not expired. Refusals and key fetch failures go to `log`. */
+export async function verifyAccessJwt(
+  jwt: string,
+  settings: AccessSettings,
+  keys: AccessKeyCache,
+  now = Date.now(),
+  log: Logger = hubLog(""),
+): Promise<AccessIdentity> {
   if (jwt.length > MAX_ACCESS_JWT_CHARS) throw denied("The Cloudflare Access assertion is not valid.");
-  const verifyKeys = await keys.keysFor(settings.issuer, kidOf(jwt), now);
+  const verifyKeys = await keys.keysFor(settings.issuer, kidOf(jwt), now, log);
   let payload: Record<string, unknown>;
   try {
     payload = await verifyWithJwks(jwt, {
@@ -122,7 +129,7 @@ export async function verifyAccessJwt(jwt: string, settings: AccessSettings, key
       verification: { iss: settings.issuer, aud: settings.audience, exp: true, nbf: true },
     });
   } catch (err) {
-    console.warn(JSON.stringify({ event: "access_denied", reason: err instanceof Error ? err.name : "invalid" }));
+    log.warn("access_denied", { reason: err instanceof Error ? err.name : "invalid" });
     throw denied("The Cloudflare Access assertion is not valid.");
   }
   // Access always sets an expiry; a token without one is not Access's.
@@ -141,7 +148,7 @@ export function requireAccess(keys = new AccessKeyCache(fetchAccessKeys)): Middl
     if (settings === null) return next();
     const jwt = c.req.header(ACCESS_JWT_HEADER);
     if (jwt === undefined || jwt === "") throw denied(`This hub is behind Cloudflare Access: sign in through Access (no ${ACCESS_JWT_HEADER} header).`);
-    c.set("accessIdentity", (await verifyAccessJwt(jwt, settings, keys)).identity);
+    c.set("accessIdentity", (await verifyAccessJwt(jwt, settings, keys, Date.now(), hubLog(c.env.HUB_ID))).identity);
     await next();
   };
 }

@@ -1,9 +1,15 @@
 import { scheduler } from "../sync/trigger.ts";
 import { createExport } from "./export.ts";
 import { releaseHeld, standbyRound } from "./standby.ts";
+import { hubLog } from "../../../shared/log.ts";
 
-const log = (event: string, fields: Record<string, unknown>): void => console.log(JSON.stringify({ event, ...fields }));
-const logError = (event: string, err: unknown): void => console.error(JSON.stringify({ event, error: err instanceof Error ? err.message : String(err) }));
+function cronLog(env: Env): { log: (event: string, fields: Record<string, unknown>) => void; logError: (event: string, err: unknown) => void } {
+  const logger = hubLog(env.HUB_ID);
+  return {
+    log: (event, fields) => logger.info(event, fields),
+    logError: (event, err) => logger.error(event, { error: err instanceof Error ? err.message : String(err) }),
+  };
+}
 
 /**
  * A primary's cron: the EdgeSync round; an export of the directory when it changed since the last
@@ -11,6 +17,7 @@ const logError = (event: string, err: unknown): void => console.error(JSON.strin
  * Each runs on its own: one failing does not stop the others.
  */
 export async function primaryCron(env: Env): Promise<void> {
+  const { log, logError } = cronLog(env);
   await Promise.all([
     scheduler(env)
       .runNow()
@@ -28,6 +35,7 @@ export async function primaryCron(env: Env): Promise<void> {
 
 /** A standby's cron: one standby round (follow the primary and hand mail back, or sync the edges while it is down). */
 export async function standbyCron(env: Env): Promise<void> {
+  const { log, logError } = cronLog(env);
   try {
     const r = await standbyRound(env);
     log("standby_round", {

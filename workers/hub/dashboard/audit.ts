@@ -3,6 +3,7 @@ import { insertAudit } from "../auth/audit-log.ts";
 import { MAX_AUDIT_SUMMARY_CHARS } from "../auth/limits.ts";
 import { maskPath } from "../auth/redact.ts";
 import type { DashboardEnv } from "./guard.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /**
  * Records a change made through the dashboard in the same audit log as the admin API's changes:
@@ -23,6 +24,6 @@ export async function auditDashboardChange(c: Context<DashboardEnv>, summary: st
   try {
     await insertAudit(c.env.DB, entry);
   } catch (err) {
-    console.error(JSON.stringify({ event: "audit_write_failed", error: String(err), entry }));
+    hubLog(c.env.HUB_ID).error("audit_write_failed", { error: String(err), entry });
   }
 }

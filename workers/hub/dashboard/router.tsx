@@ -10,6 +10,7 @@ import { quarantineRoutes } from "./pages/quarantine.tsx";
 import { queueRoutes } from "./pages/queues.tsx";
 import { recipientRoutes } from "./pages/recipients.tsx";
 import { traceRoutes } from "./pages/trace.tsx";
+import { hubLog } from "../../../shared/log.ts";
 
 export interface DashboardOptions {
   /** How the hub reaches an edge; the real edge client unless a test gives another. */
@@ -27,7 +28,7 @@ export function createDashboard(options: DashboardOptions = {}): Hono<DashboardE
 
   dashboard.onError((err, c) => {
     const status = err instanceof HTTPException ? err.status : 500;
-    if (status === 500) console.error(JSON.stringify({ event: "dashboard_error", path: new URL(c.req.url).pathname, error: String(err), stack: err.stack }));
+    if (status === 500) hubLog(c.env.HUB_ID).error("dashboard_error", { path: new URL(c.req.url).pathname, error: String(err), stack: err.stack });
     const message = err instanceof HTTPException ? err.message : "Something went wrong; the error was logged.";
     return render(
       c,

@@ -6,6 +6,7 @@ import { type AttemptResult, type ClaimedOnward, claimOnward, finishOnward } fro
 import { buildForward } from "./forward.ts";
 import { ONWARD_ATTEMPT_LEASE_MS, ONWARD_ERROR_CHARS, ONWARD_RETRY_BASE_SECONDS, ONWARD_RETRY_MAX_SECONDS, WEBHOOK_TIMEOUT_MS } from "./limits.ts";
 import { postWebhook } from "./webhook.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 export interface AttemptOptions {
   /** The clock (ms); tests move it. */
@@ -46,8 +47,9 @@ export async function attemptOnward(env: Env, id: number, options: AttemptOption
 
   let error: string | null;
   let permanent = false;
+  let message: Awaited<ReturnType<typeof getMessage>> = null;
   try {
-    const message = await getMessage(env.DB, claimed.messageId);
+    message = await getMessage(env.DB, claimed.messageId);
     const object = message === null ? null : await env.MAILBOX.get(message.r2Key);
     if (message === null || object === null) {
       error = "the stored message is missing";
@@ -87,17 +89,14 @@ export async function attemptOnward(env: Env, id: number, options: AttemptOption
   }
   const recorded = await finishOnward(env.DB, claimed.id, claimed.attempt, result, new Date(now).toISOString());
   // Ids and the route kind only: addresses and webhook URLs (which may carry tokens) stay out of logs.
-  console.log(
-    JSON.stringify({
-      event: `onward_${result.state}`,
-      onwardId: claimed.id,
-      messageId: claimed.messageId,
-      kind: claimed.kind,
-      attempt: claimed.attempt,
-      ...(result.state === "delivered" ? {} : { error: result.error }),
-      ...(recorded ? {} : { note: "row moved on meanwhile; outcome not recorded" }),
-    }),
-  );
+  hubLog(env.HUB_ID, { messageId: message?.messageId ?? null, deliveryId: message?.deliveryId ?? null }).info(`onward_${result.state}`, {
+    onwardId: claimed.id,
+    message: claimed.messageId,
+    kind: claimed.kind,
+    attempt: claimed.attempt,
+    ...(result.state === "delivered" ? {} : { error: result.error }),
+    ...(recorded ? {} : { note: "row moved on meanwhile; outcome not recorded" }),
+  });
   if (!recorded) return { state: "skipped" };
   return result.state === "pending" ? { state: "pending", nextAttemptAt: Date.parse(result.nextAttemptAt) } : { state: result.state };
 }

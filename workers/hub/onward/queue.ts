@@ -1,6 +1,7 @@
 import { dueOnward, expireOnward } from "../db/onward.ts";
 import { type AttemptOptions, attemptOnward } from "./deliver.ts";
 import { ONWARD_SWEEP_BATCH, ONWARD_SWEEP_GRACE_SECONDS, QUEUE_MAX_DELAY_SECONDS } from "./limits.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /** A message on the ONWARD queue: which onward row to attempt. The row in D1 is the whole truth. */
 export interface OnwardTask {
@@ -18,7 +19,7 @@ export async function enqueueOnward(env: Env, ids: number[], delaySeconds = 0): 
     await env.ONWARD.sendBatch(ids.map((onwardId) => ({ body: { onwardId } satisfies OnwardTask, delaySeconds: delay })));
     return true;
   } catch (err) {
-    console.error(JSON.stringify({ event: "onward_enqueue_failed", rows: ids.length, error: String(err) }));
+    hubLog(env.HUB_ID).error("onward_enqueue_failed", { rows: ids.length, error: String(err) });
     return false;
   }
 }
@@ -33,7 +34,7 @@ export async function consumeOnward(batch: MessageBatch<OnwardTask>, env: Env, o
     batch.messages.map(async (message) => {
       const id = message.body?.onwardId;
       if (!Number.isSafeInteger(id)) {
-        console.error(JSON.stringify({ event: "onward_bad_task", body: String(message.body).slice(0, 100) }));
+        hubLog(env.HUB_ID).error("onward_bad_task", { body: String(message.body).slice(0, 100) });
         message.ack();
         return;
       }
@@ -43,7 +44,7 @@ export async function consumeOnward(batch: MessageBatch<OnwardTask>, env: Env, o
         message.ack();
       } catch (err) {
         // D1 or R2 failed before the outcome was recorded: the queue's own retry (or the sweeper) tries again.
-        console.error(JSON.stringify({ event: "onward_attempt_error", onwardId: id, error: String(err) }));
+        hubLog(env.HUB_ID).error("onward_attempt_error", { onwardId: id, error: String(err) });
         message.retry();
       }
     }),
@@ -62,9 +63,7 @@ export async function sweepOnward(env: Env, options: AttemptOptions = {}): Promi
   if (await enqueueOnward(env, due)) return { expired, queued: due.length, attempted: 0 };
   await Promise.all(
     due.map((id) =>
-      attemptOnward(env, id, options).catch((err: unknown) =>
-        console.error(JSON.stringify({ event: "onward_attempt_error", onwardId: id, error: String(err) })),
-      ),
+      attemptOnward(env, id, options).catch((err: unknown) => hubLog(env.HUB_ID).error("onward_attempt_error", { onwardId: id, error: String(err) })),
     ),
   );
   return { expired, queued: 0, attempted: due.length };

@@ -5,6 +5,7 @@ import { FEEDBACK_MAX_REPORTS } from "./limits.ts";
 import { ensureContentModel, type ModelStatus } from "./model.ts";
 import { QuarantineError } from "./errors.ts";
 import { getStoredMessage, type Stamp } from "./store.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 type Ctx = { waitUntil(promise: Promise<unknown>): void };
 
@@ -59,9 +60,13 @@ export async function reportMessage(
   const tokens = [...new Set(messageTokens(parsed.email).map((h) => h >>> 0))].sort((a, b) => a - b);
   const stored = await storeReport(env.DB, { messageId: id, verdict, messageAction: message.action, messageScl: message.scl, tokens, stamp });
   const model = await ensureContentModel(env, ctx);
-  console.log(
-    JSON.stringify({ event: "feedback_reported", feedbackId: stored.report.id, messageId: id, verdict, kind: stored.report.kind, created: stored.created }),
-  );
+  hubLog(env.HUB_ID, { messageId: message.messageId, deliveryId: message.deliveryId }).info("feedback_reported", {
+    feedbackId: stored.report.id,
+    message: id,
+    verdict,
+    kind: stored.report.kind,
+    created: stored.created,
+  });
   return { ...stored, model };
 }
 
@@ -74,6 +79,6 @@ export async function withdrawFeedback(env: Env, ctx: Ctx, id: number, stamp: St
     throw new QuarantineError(409, "already_withdrawn", `Report ${id} was already withdrawn at ${existing.withdrawnAt} by ${existing.withdrawnBy}.`);
   }
   const model = await ensureContentModel(env, ctx);
-  console.log(JSON.stringify({ event: "feedback_withdrawn", feedbackId: id, messageId: report.messageId }));
+  hubLog(env.HUB_ID).info("feedback_withdrawn", { feedbackId: id, message: report.messageId });
   return { report, model };
 }

@@ -6,6 +6,7 @@ import { type Policies, validatePolicy } from "../../../shared/policy.ts";
 import { requestSync } from "../sync/trigger.ts";
 import { type FeedbackTotals, feedbackTotals, totalsStatement } from "./feedback-store.ts";
 import { FEEDBACK_MODEL_MAX_TOKENS } from "./limits.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /**
  * The content filter's model with operators' reports in it. The `content-model` policy is always
@@ -166,7 +167,7 @@ export async function publishContentModel(env: Env, ctx: { waitUntil(promise: Pr
   ]);
   if ((written?.meta.changes ?? 0) === 0) return false;
   requestSync(env, ctx);
-  console.log(JSON.stringify({ event: "content_model_rebuilt", generation: build.generation, tokens: build.tokens }));
+  hubLog(env.HUB_ID).info("content_model_rebuilt", { generation: build.generation, tokens: build.tokens });
   return true;
 }
 

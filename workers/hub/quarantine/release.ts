@@ -3,6 +3,7 @@ import { enqueueOnward } from "../onward/queue.ts";
 import { onwardStepsFor } from "../onward/steps.ts";
 import { QuarantineError } from "./errors.ts";
 import { getStoredMessage, markDeleted, releasedOnwardStatement, releaseStatement, type Stamp, type StoredMessage } from "./store.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /** The message, if it is in the quarantine now; otherwise a clear error saying where it went. */
 export async function quarantined(db: D1Database, id: number): Promise<StoredMessage> {
@@ -72,7 +73,7 @@ export async function releaseMessage(env: Env, id: number, by: string, now = Dat
   const onward = written.flatMap((w) => w.results.map((r) => r.id));
   await enqueueOnward(env, onward);
   if (target !== message.r2Key) await env.MAILBOX.delete(message.r2Key);
-  console.log(JSON.stringify({ event: "quarantine_released", messageId: id, onward: onward.length }));
+  hubLog(env.HUB_ID, { messageId: message.messageId, deliveryId: message.deliveryId }).info("quarantine_released", { message: id, onward: onward.length });
   return { id, releasedAt: stamp.at, releasedBy: by, onward };
 }
 
@@ -92,6 +93,6 @@ export async function deleteQuarantined(env: Env, id: number, by: string, now = 
     throw notInQuarantine(current);
   }
   await env.MAILBOX.delete(message.r2Key);
-  console.log(JSON.stringify({ event: "quarantine_deleted", messageId: id }));
+  hubLog(env.HUB_ID, { messageId: message.messageId, deliveryId: message.deliveryId }).info("quarantine_deleted", { message: id });
   return stamp;
 }

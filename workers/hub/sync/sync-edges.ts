@@ -2,6 +2,7 @@ import { type PushResult, pushSnapshot } from "../../../shared/directory/publish
 import { type EdgeRecord, listEdges, recordAttempt } from "../db/edges.ts";
 import { type CurrentSnapshot, currentSnapshot, hubBlobs } from "./build.ts";
 import { edgeClient } from "./edge-client.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /** Longest one edge's sync may take before it is reported failed (the lease expires on its own). */
 export const EDGE_SYNC_TIMEOUT_MS = 120_000;
@@ -31,7 +32,7 @@ export async function syncAllEdges(env: Env): Promise<SyncReport | { hubId: stri
     snapshot: { kind: snapshot.kind, recipients: snapshot.recipients, overlayEntries: snapshot.overlayEntries, throughSeq: snapshot.throughSeq },
     edges: results,
   };
-  console.log(JSON.stringify({ event: "sync", root: report.root, snapshot: report.snapshot, edges: results.map((r) => ({ id: r.id, status: r.status })) }));
+  hubLog(env.HUB_ID).info("sync", { root: report.root, snapshot: report.snapshot, edges: results.map((r) => ({ id: r.id, status: r.status })) });
   return report;
 }
 

@@ -1,4 +1,5 @@
 import type { SyncScheduler } from "./scheduler.do.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /** The hub's one scheduler object: syncs run one at a time, whoever asks. */
 export function scheduler(env: Env): DurableObjectStub<SyncScheduler> {
@@ -17,6 +18,6 @@ export function requestSync(env: Env, ctx: { waitUntil(promise: Promise<unknown>
   ctx.waitUntil(
     scheduler(env)
       .schedule()
-      .catch((err: unknown) => console.error(JSON.stringify({ event: "sync_request_failed", error: String(err) }))),
+      .catch((err: unknown) => hubLog(env.HUB_ID).error("sync_request_failed", { error: String(err) })),
   );
 }

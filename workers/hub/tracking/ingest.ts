@@ -1,5 +1,6 @@
 import { normalizeMessageId, TrackingEventWire } from "./event.ts";
 import { D1_MAX_BOUND_PARAMETERS } from "./limits.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 const EVENT_COLUMNS = [
   "event_id",
@@ -100,7 +101,10 @@ export async function insertEvents(db: D1Database, events: TrackingEventWire[]):
  * counted in the log, without its content: it may hold addresses). If D1 fails, the batch is
  * retried by the queue; a redelivered batch inserts nothing twice.
  */
-export async function consumeTracking(batch: MessageBatch<unknown>, env: Pick<Env, "DB">): Promise<{ inserted: number; invalid: number }> {
+export async function consumeTracking(
+  batch: MessageBatch<unknown>,
+  env: Pick<Env, "DB"> & { HUB_ID?: string },
+): Promise<{ inserted: number; invalid: number }> {
   const events: TrackingEventWire[] = [];
   let invalid = 0;
   for (const message of batch.messages) {
@@ -108,13 +112,14 @@ export async function consumeTracking(batch: MessageBatch<unknown>, env: Pick<En
     if (parsed.success) events.push(parsed.data);
     else invalid++;
   }
-  if (invalid > 0) console.error(JSON.stringify({ event: "tracking_invalid", dropped: invalid, of: batch.messages.length }));
+  const log = hubLog(env.HUB_ID ?? "");
+  if (invalid > 0) log.error("tracking_invalid", { dropped: invalid, of: batch.messages.length });
   try {
     const inserted = await insertEvents(env.DB, events);
     batch.ackAll();
     return { inserted, invalid };
   } catch (err) {
-    console.error(JSON.stringify({ event: "tracking_ingest_failed", events: events.length, error: String(err) }));
+    log.error("tracking_ingest_failed", { events: events.length, error: String(err) });
     batch.retryAll();
     return { inserted: 0, invalid };
   }

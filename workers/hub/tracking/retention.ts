@@ -1,12 +1,13 @@
 import { TRACKING_DEFAULT_RETENTION_DAYS, TRACKING_PRUNE_CHUNK, TRACKING_PRUNE_MAX_CHUNKS } from "./limits.ts";
+import { hubLog } from "../../../shared/log.ts";
 
 /** TRACKING_RETENTION_DAYS as a positive whole number of days; the default (logged) when it is not one. */
-export function retentionDays(env: { TRACKING_RETENTION_DAYS?: string }): number {
+export function retentionDays(env: { TRACKING_RETENTION_DAYS?: string; HUB_ID?: string }): number {
   const raw = env.TRACKING_RETENTION_DAYS;
   if (raw === undefined || raw === "") return TRACKING_DEFAULT_RETENTION_DAYS;
   const days = Number(raw);
   if (Number.isInteger(days) && days >= 1) return days;
-  console.error(JSON.stringify({ event: "tracking_retention_invalid", value: raw, using: TRACKING_DEFAULT_RETENTION_DAYS }));
+  hubLog(env.HUB_ID ?? "").error("tracking_retention_invalid", { value: raw, using: TRACKING_DEFAULT_RETENTION_DAYS });
   return TRACKING_DEFAULT_RETENTION_DAYS;
 }
 
@@ -35,7 +36,7 @@ export async function pruneEvents(db: D1Database, cutoff: string, options: { chu
 }
 
 /** The cron's part: delete what is past the retention. */
-export async function pruneTracking(env: Pick<Env, "DB"> & { TRACKING_RETENTION_DAYS?: string }, now = Date.now()): Promise<number> {
+export async function pruneTracking(env: Pick<Env, "DB"> & { TRACKING_RETENTION_DAYS?: string; HUB_ID?: string }, now = Date.now()): Promise<number> {
   const cutoff = new Date(now - retentionDays(env) * 86_400_000).toISOString();
   return pruneEvents(env.DB, cutoff);
 }

@@ -4,6 +4,7 @@ import { action, currentSession, type DashboardEnv, noStore, pageHeaders, readFo
 import { Bare, Csrf, render } from "../layout.tsx";
 import { MAX_FIELD_CHARS } from "../limits.ts";
 import { endLoginForm, endSession, loginFormValid, startLoginForm, startSession } from "../session.ts";
+import { hubLog } from "../../../../shared/log.ts";
 
 /** Where to go after signing in: a path on this site only (never `//host` or a full URL), and never back to the login page. */
 export function safeNext(raw: string | undefined): string {
@@ -60,7 +61,7 @@ export function loginRoutes(): Hono<DashboardEnv> {
     if (holder === null) return again(401, "That token was not accepted.");
     endLoginForm(c);
     await startSession(c, holder);
-    console.log(JSON.stringify({ event: "dashboard_login", token: holder.id, role: holder.role }));
+    hubLog(c.env.HUB_ID).info("dashboard_login", { token: holder.id, role: holder.role });
     return c.redirect(next, 303);
   });
 

@@ -12,6 +12,7 @@ import { action, type DashboardEnv, page } from "../guard.ts";
 import { Badge, bytes, Csrf, IfRole, Page, render, when } from "../layout.tsx";
 import { MAX_FIELD_CHARS, PAGE_ROWS } from "../limits.ts";
 import type { Session } from "../session.ts";
+import { hubLog } from "../../../../shared/log.ts";
 
 const DONE: Record<string, string> = {
   release: "The message was released: it is in the mailbox and routed on like accepted mail.",
@@ -245,7 +246,7 @@ export function quarantineRoutes(): Hono<DashboardEnv> {
     const by = c.var.session.name.slice(0, ACTOR_MAX_CHARS);
     if (verb === "release") await releaseMessage(c.env, id, by);
     else await deleteQuarantined(c.env, id, by);
-    console.log(JSON.stringify({ event: "dashboard_quarantine_action", action: verb, messageId: id, token: c.var.session.tid }));
+    hubLog(c.env.HUB_ID).info("dashboard_quarantine_action", { action: verb, message: id, token: c.var.session.tid });
     await auditDashboardChange(c, `${verb === "release" ? "released" : "deleted"} quarantined message ${id}`, String(id));
     return c.redirect(`/quarantine?done=${verb}`, 303);
   });

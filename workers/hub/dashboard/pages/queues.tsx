@@ -9,6 +9,7 @@ import { action, type DashboardEnv, page } from "../guard.ts";
 import { Badge, Csrf, IfRole, Page, bytes, render, when } from "../layout.tsx";
 import { MAX_FIELD_CHARS, PAGE_ROWS } from "../limits.ts";
 import type { Session } from "../session.ts";
+import { hubLog } from "../../../../shared/log.ts";
 
 type SpoolAction = "retry" | "suspend" | "resume" | "delete";
 
@@ -204,7 +205,7 @@ export function queueRoutes(clientOf: EdgeClientOf): Hono<DashboardEnv> {
     if (!answer.ok) throw new DashboardError(502, `Edge ${edge.id} did not answer: ${answer.error}`);
     if (!answer.value.ok)
       throw new DashboardError(answer.value.error === "not_found" ? 404 : answer.value.error === "conflict" ? 409 : 400, answer.value.message);
-    console.log(JSON.stringify({ event: "dashboard_spool_action", action: verb, edge: edge.id, deliveryId: id, token: c.var.session.tid }));
+    hubLog(c.env.HUB_ID, { deliveryId: id }).info("dashboard_spool_action", { action: verb, edge: edge.id, token: c.var.session.tid });
     await auditDashboardChange(c, `${verb} spooled message ${id} on edge ${edge.id}${verb === "delete" ? `: ${reason}` : ""}`, id);
     return c.redirect(queueUrl(edge.id, stateOf(c.var.form.state), { done: verb }), 303);
   });
