@@ -36,21 +36,45 @@ function decodeLine(raw: Uint8Array, start: number, end: number): string {
   return ascii.decode(raw.subarray(start, end));
 }
 
-/** The fields the stamp is read from; the values of others are never decoded. */
-const STAMP_FIELDS: ReadonlySet<string> = new Set(["received", "arc-authentication-results", "authentication-results", "received-spf"]);
+/** The fields the stamp is read from; the names and values of others are never decoded. */
+const STAMP_FIELDS: readonly string[] = ["received", "arc-authentication-results", "authentication-results", "received-spf"];
+
+/** White space as trim() removes it from bytes decoded as `latin1` does (0xa0 is a no-break space). */
+function isTrimmed(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d) || byte === 0xa0;
+}
 
 /**
- * The header fields at the top of a message, unfolded, in order, stopping at the blank line or the
- * limits, each handed to `visit` once complete; `visit` returns false to stop reading. Fields are
- * read one at a time, so a caller that stops early (at the first foreign Received, which is
- * usually the first field) decodes only what it looked at, and the value of a field whose name
- * is not in `wanted` is passed as "" without being decoded.
+ * Which of `names` (lower-case ASCII) the field name `raw[start, end)` is, as decoding it, trim()
+ * and toLowerCase() would find, or null. Compared on the bytes: no other character of the
+ * decoded name lower-cases to an ASCII letter.
  */
-function readTopFields(raw: Uint8Array, wanted: ReadonlySet<string>, visit: (field: Field) => boolean): void {
+function fieldName(raw: Uint8Array, start: number, end: number, names: readonly string[]): string | null {
+  while (start < end && isTrimmed(raw[start]!)) start++;
+  while (end > start && isTrimmed(raw[end - 1]!)) end--;
+  next: for (const name of names) {
+    if (name.length !== end - start) continue;
+    for (let i = 0; i < name.length; i++) {
+      const b = raw[start + i]!;
+      if ((b >= 0x41 && b <= 0x5a ? b | 0x20 : b) !== name.charCodeAt(i)) continue next;
+    }
+    return name;
+  }
+  return null;
+}
+
+/**
+ * The header fields at the top of a message that are named in `wanted`, unfolded, in order,
+ * stopping at the blank line or the limits, each handed to `visit` once complete; `visit`
+ * returns false to stop reading. Fields are read one at a time, so a caller that stops early (at
+ * the first foreign Received, which is usually among the first fields) decodes only what it
+ * looked at, and the fields not wanted are stepped over without decoding their names or values.
+ */
+function readTopFields(raw: Uint8Array, wanted: readonly string[], visit: (field: Field) => boolean): void {
   const end = Math.min(raw.byteLength, MAX_TOP_BYTES);
   let count = 0;
+  let inField = false;
   let current: Field | null = null;
-  let keep = false;
   for (let at = 0; at <= end;) {
     // Lines end at LF; a CR right before it belongs to the line break (as splitting on /\r?\n/).
     const start = at;
@@ -61,19 +85,18 @@ function readTopFields(raw: Uint8Array, wanted: ReadonlySet<string>, visit: (fie
     at = nl + 1;
     if (stop === start) break; // the blank line
     const first = raw[start];
-    if ((first === 0x20 || first === 0x09) && current !== null) {
-      if (keep) current.value += ` ${decodeLine(raw, start, stop).trim()}`;
+    if ((first === 0x20 || first === 0x09) && inField) {
+      if (current !== null) current.value += ` ${decodeLine(raw, start, stop).trim()}`;
       continue;
     }
     if (current !== null && !visit(current)) return;
-    const colon = raw.subarray(start, stop).indexOf(0x3a);
-    if (colon <= 0 || count === MAX_TOP_FIELDS) return;
+    let colon = start;
+    while (colon < stop && raw[colon] !== 0x3a) colon++;
+    if (colon === start || colon === stop || count === MAX_TOP_FIELDS) return;
     count++;
-    const name = decodeLine(raw, start, start + colon)
-      .trim()
-      .toLowerCase();
-    keep = wanted.has(name);
-    current = { name, value: keep ? decodeLine(raw, start + colon + 1, stop).trim() : "" };
+    inField = true;
+    const name = fieldName(raw, start, colon, wanted);
+    current = name === null ? null : { name, value: decodeLine(raw, colon + 1, stop).trim() };
   }
   if (current !== null) visit(current);
 }

@@ -210,13 +210,18 @@ export function addWords(text: string, p: Prefix, out: TokenSink, countShape = f
     let h = p.hash;
     let closed = h;
     for (; i < n; i++) {
-      const c = text.charCodeAt(i);
+      let c = text.charCodeAt(i);
       if ((c - 0x61) >>> 0 < 26) {
-        // a–z, most characters of most text
+        // A run of a–z, most characters of most text, read in a loop of its own.
+        do {
+          h = Math.imul(h ^ c, FNV_PRIME);
+          c = ++i < n ? text.charCodeAt(i) : 0x20;
+        } while ((c - 0x61) >>> 0 < 26);
         flags |= LOWER | OPENS | CLOSES;
-        h = Math.imul(h ^ c, FNV_PRIME);
         closed = h;
-      } else if (c < 0x80) {
+        if (i === n) break;
+      }
+      if (c < 0x80) {
         const f = ASCII_CLASS[c]!;
         if (f === SPACE) break;
         flags |= f;

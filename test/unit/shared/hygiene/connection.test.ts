@@ -23,6 +23,15 @@ describe("parseConnection", () => {
     });
   });
 
+  it("reads field names in any case and with white space around them, and steps over other fields", () => {
+    const renamed = CF_BLOCK.map((l) => l.replace(/^Received:/, "RECEIVED :").replace(/^Authentication-Results:/, " authentication-RESULTS\t:"));
+    expect(parseConnection(message("X-Received: from elsewhere (192.0.2.9)", "X-Note:", "\tfolded", ...renamed, ...BODY))).toEqual({
+      ip: "203.0.113.7",
+      helo: "mail.sender.example",
+      cloudflare: { dkim: "pass", dmarc: "pass", spf: "pass" },
+    });
+  });
+
   it("ignores a forged Cloudflare block below a foreign Received", () => {
     const forged = message(
       "Received: from relay.attacker.example (198.51.100.66) by mx.attacker.example; Sat, 21 Nov 2026 08:59:00 +0000",
