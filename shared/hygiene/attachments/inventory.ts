@@ -35,7 +35,13 @@ export interface Inventory {
 }
 
 const encoder = new TextEncoder();
-const inventories = new WeakMap<Email, Promise<Inventory>>();
+/**
+ * Where a parsed message keeps its inventory: a property (under a symbol of this module) rather
+ * than an entry in a WeakMap keyed by the message, which would be an ephemeron for every garbage
+ * collection to trace; the inventory lives exactly as long as its message anyway.
+ */
+const INVENTORY = Symbol("inventory");
+type WithInventory = Email & { [INVENTORY]?: Promise<Inventory> };
 
 /**
  * The inventory of a parsed message, built on first use and cached with the message, so the
@@ -46,10 +52,11 @@ const inventories = new WeakMap<Email, Promise<Inventory>>();
  * inventory.files.map((f) => f.path.join(" > ")) // ["invoice.zip", "invoice.zip > inner.zip", …]
  */
 export function inspectMessage(email: Email): Promise<Inventory> {
-  let inventory = inventories.get(email);
+  const holder: WithInventory = email;
+  let inventory = holder[INVENTORY];
   if (inventory === undefined) {
     inventory = buildInventory(email, DEFAULT_INSPECTION_LIMITS);
-    inventories.set(email, inventory);
+    holder[INVENTORY] = inventory;
   }
   return inventory;
 }
