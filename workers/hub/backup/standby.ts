@@ -1,6 +1,7 @@
 import type { Delivery, HubPing, IngestResult } from "../../../shared/delivery.ts";
 import { withTimeout } from "../../../shared/timeout.ts";
 import { insertOnwardStatement } from "../db/onward.ts";
+import type { MessageRow } from "../db/messages.ts";
 import { enqueueOnward } from "../onward/queue.ts";
 import { onwardStepsFor } from "../onward/steps.ts";
 import { scheduler } from "../sync/trigger.ts";
@@ -73,21 +74,13 @@ export async function followPrimary(env: Env, primaryHubId: string): Promise<Res
   return restoreExport(env, latest.key, { force: true });
 }
 
-interface HeldRow {
-  id: number;
-  delivery_id: string;
-  edge_id: string;
-  mail_from: string;
-  rcpt_to: string;
-  subject: string | null;
-  message_id: string | null;
-  r2_key: string;
+/** What a hand-back needs of a held message's row. */
+type HeldRow = Pick<
+  MessageRow,
+  "id" | "delivery_id" | "edge_id" | "mail_from" | "rcpt_to" | "subject" | "message_id" | "r2_key" | "scl" | "agents" | "tags" | "received_at"
+> & {
   action: "accept" | "quarantine";
-  scl: number;
-  agents: string;
-  tags: string;
-  received_at: string;
-}
+};
 
 /** Held messages in id order, after `afterId` (keyset: a round walks past the ones it could not hand back). */
 async function heldMessages(db: D1Database, limit: number, afterId = 0): Promise<HeldRow[]> {

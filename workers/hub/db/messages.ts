@@ -20,7 +20,8 @@ export interface MessageRecord {
   storedAt: string;
 }
 
-interface MessageRow {
+/** A `messages` row as D1 returns it. */
+export interface MessageRow {
   id: number;
   delivery_id: string;
   edge_id: string;
