@@ -253,15 +253,13 @@ async function main(): Promise<void> {
 
   step(`starting ${workers.map((w) => `the ${w.key} on ${w.url}`).join(", ")}`);
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  // The standby shares the primary's R2 bucket (BACKUP) in the same state folder: it starts once the
-  // others answer, so two workerd processes never create the same SQLite file at once (SQLITE_BUSY).
-  const first = workers.filter((w) => w !== standby);
-  for (const worker of first) await processes.start(worker);
+  // One at a time: workerd processes sharing a state folder open the same SQLite files as they
+  // start (the cache, the trace store, shared buckets and queues), and two opening one at the same
+  // moment fail with SQLITE_BUSY. Once a worker answers, the next can start.
   if (process.send !== undefined) listenForControl();
-  for (const worker of first) await waitFor(worker.health, `the ${worker.key} worker`, deadline);
-  if (standby !== undefined) {
-    await processes.start(standby);
-    await waitFor(standby.health, `the ${standby.key} worker`, deadline);
+  for (const worker of workers) {
+    await processes.start(worker);
+    await waitFor(worker.health, `the ${worker.key} worker`, deadline);
   }
 
   step(`registering the local edge at the hub (${LOCAL_EDGE_ID}, service binding EDGE)`);
