@@ -9,7 +9,9 @@ import { edgeClient } from "../../../workers/hub/sync/edge-client.ts";
 import type { TrackingEventWire } from "../../../workers/hub/tracking/event.ts";
 import { insertEvents } from "../../../workers/hub/tracking/ingest.ts";
 import { seedDirectory } from "./directory-seed.ts";
-import { api } from "./helpers.ts";
+import { writeState } from "../../../workers/hub/backup/state.ts";
+import { storeDelivery } from "../../../workers/hub/mailbox.ts";
+import { api, testDelivery } from "./helpers.ts";
 import { issueToken } from "./tokens-helpers.ts";
 import { wireEvent } from "./tracking-events.ts";
 
@@ -231,6 +233,40 @@ describe("GET /metrics", () => {
     expect(value(families, "portcullis_spool_messages", { edge: "edge-a", state: "dead" })).toBe(2);
     expect(value(families, "portcullis_spool_oldest_age_seconds", { edge: "edge-a" })).toBe(90);
     expect(value(families, "portcullis_edge_up", { edge: "edge-a" })).toBe(1);
+  });
+});
+
+describe("GET /metrics on a standby", () => {
+  it("reports the hub's role, whether the standby reaches its primary, the age of the export it follows and the mail it holds", async () => {
+    const noEdges = (): EdgeControlApi => {
+      throw new Error("no edge is asked here");
+    };
+    const primary = parse(await collectMetrics(env, noEdges, 300));
+    expect(value(primary, "portcullis_hub_info", { role: "primary" })).toBe(1);
+    expect(primary.get("portcullis_standby_primary_up")!.samples).toEqual([]);
+
+    const standby = { ...env, HUB_ROLE: "standby", HUB_ID: "hub-standby" } as Env;
+    const exportedAt = "2026-11-21T08:00:00.000Z";
+    await writeState(env.DB, "primary", { up: false, error: "connection refused", checkedAt: new Date().toISOString(), lastHubId: "hub-local" });
+    await writeState(env.DB, "applied", {
+      key: "exports/hub-local/x.json.gz",
+      hubId: "hub-local",
+      root: "0".repeat(64),
+      contentHash: "c",
+      createdAt: exportedAt,
+      appliedAt: exportedAt,
+    });
+    for (const to of [["alice@example.com"], ["bob@example.com"]]) expect((await storeDelivery(standby, testDelivery(to))).status).toBe("stored");
+
+    const families = parse(await collectMetrics(standby, noEdges, 300));
+    expect(value(families, "portcullis_hub_info", { hub: "hub-standby", role: "standby" })).toBe(1);
+    expect(value(families, "portcullis_standby_primary_up")).toBe(0);
+    expect(value(families, "portcullis_standby_applied_export_timestamp_seconds")).toBe(Date.parse(exportedAt) / 1000);
+    expect(value(families, "portcullis_standby_messages", { state: "held" })).toBe(2);
+    expect(value(families, "portcullis_standby_messages", { state: "handed_back" })).toBe(0);
+
+    await writeState(env.DB, "primary", { up: true, hubId: "hub-local", checkedAt: new Date().toISOString() });
+    expect(value(parse(await collectMetrics(standby, noEdges, 300)), "portcullis_standby_primary_up")).toBe(1);
   });
 });
 

@@ -4,8 +4,8 @@ import type { HubEnv } from "../app.ts";
 import { createExport, ExportTooLargeError } from "../backup/export.ts";
 import { listExports, retention } from "../backup/retention.ts";
 import { RestoreError, restoreExport } from "../backup/restore.ts";
-import { type AppliedExport, isStandby, type PrimaryStatus, standbyRound } from "../backup/standby.ts";
-import { readState } from "../backup/state.ts";
+import { isStandby, standbyRound } from "../backup/standby.ts";
+import { standbyStatus } from "../backup/status.ts";
 import { requestSync } from "../sync/trigger.ts";
 import { noteChange } from "./audit.ts";
 import { ApiError } from "./errors.ts";
@@ -214,27 +214,7 @@ backups.openapi(
     description: "This hub's role, what it last saw of its primary, the export it applied, and its held mail.",
     responses: { 200: json(StandbyStatus, "The status"), ...ERRORS },
   }),
-  async (c) => {
-    const counts = await c.env.DB.prepare(
-      "SELECT standby_state AS state, COUNT(*) AS n FROM messages WHERE standby_state IS NOT NULL GROUP BY standby_state",
-    ).all<{
-      state: string;
-      n: number;
-    }>();
-    const n = (state: string) => counts.results.find((r) => r.state === state)?.n ?? 0;
-    return c.json(
-      {
-        hubId: c.env.HUB_ID,
-        role: isStandby(c.env) ? ("standby" as const) : ("primary" as const),
-        primary: await readState<PrimaryStatus>(c.env.DB, "primary"),
-        applied: await readState<AppliedExport>(c.env.DB, "applied"),
-        held: n("held"),
-        handedBack: n("handed_back"),
-        released: n("released"),
-      },
-      200,
-    );
-  },
+  async (c) => c.json(await standbyStatus(c.env), 200),
 );
 
 const StandbyReport = z

@@ -2,6 +2,7 @@ import type { BreakerState } from "../../../shared/delivery/breaker.ts";
 import type { HubHealthReport } from "../../../shared/delivery/health.ts";
 import { SPOOL_STATES, type SpoolPage } from "../../../shared/delivery/spool-api.ts";
 import type { EdgeStatus } from "../../../shared/directory/publish-api.ts";
+import { type StandbyStatus, standbyStatus } from "../backup/status.ts";
 import { askEdge, type Answer, type EdgeClientOf } from "../dashboard/edges.ts";
 import { type EdgeRecord, listEdges } from "../db/edges.ts";
 import { latestSnapshot } from "../db/snapshots.ts";
@@ -103,14 +104,42 @@ async function askAll(env: Env, clientOf: EdgeClientOf, record: EdgeRecord): Pro
  */
 export async function collectMetrics(env: Env, clientOf: EdgeClientOf, windowSeconds: number, now = Date.now()): Promise<string> {
   const since = new Date(now - windowSeconds * 1000).toISOString();
-  const [counts, records, snapshot] = await Promise.all([tracking(env.DB, since), listEdges(env.DB), latestSnapshot(env.DB)]);
+  const [counts, records, snapshot, standby] = await Promise.all([tracking(env.DB, since), listEdges(env.DB), latestSnapshot(env.DB), standbyStatus(env)]);
   const edges = await Promise.all(records.map((record) => askAll(env, clientOf, record)));
 
   const doc = new Exposition();
   doc.gauge("portcullis_metrics_window_seconds", "The window the message counts below cover (the scrape's `window` parameter).", [{ value: windowSeconds }]);
   trackingFamilies(doc, counts);
   edgeFamilies(doc, edges, snapshot, now);
+  standbyFamilies(doc, standby);
   return doc.text();
+}
+
+/** This hub's role and, on a standby, whether it sees its primary and how old the directory it follows is. */
+function standbyFamilies(doc: Exposition, status: StandbyStatus): void {
+  doc.gauge("portcullis_hub_info", "This hub: its id and role (primary or standby); always 1.", [
+    { labels: { hub: status.hubId, role: status.role }, value: 1 },
+  ]);
+  const onStandby = (sample: Sample | null): Sample[] => (status.role === "standby" && sample !== null ? [sample] : []);
+  doc.gauge(
+    "portcullis_standby_primary_up",
+    "Standby only: 1 when its last round reached the primary hub, else 0 (while 0 the standby syncs the edges itself).",
+    onStandby(status.primary === null ? null : { value: status.primary.up ? 1 : 0 }),
+  );
+  doc.gauge(
+    "portcullis_standby_applied_export_timestamp_seconds",
+    "Standby only: when the primary wrote the export this standby last applied (Unix time) — how old the directory it would sync is.",
+    onStandby(status.applied === null ? null : { value: seconds(Date.parse(status.applied.createdAt)) }),
+  );
+  doc.gauge(
+    "portcullis_standby_messages",
+    "Messages a standby took while its primary was down, by state: held (not yet handed back), handed_back, released (after a promotion).",
+    [
+      { labels: { state: "held" }, value: status.held },
+      { labels: { state: "handed_back" }, value: status.handedBack },
+      { labels: { state: "released" }, value: status.released },
+    ],
+  );
 }
 
 function trackingFamilies(doc: Exposition, counts: Awaited<ReturnType<typeof tracking>>): void {
