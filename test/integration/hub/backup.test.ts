@@ -74,6 +74,34 @@ async function gzip(value: unknown): Promise<ArrayBuffer> {
   return new Response(new Blob([JSON.stringify(value)]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
 }
 
+/** A webhook route, for route changes and held mail. */
+const WEBHOOK = { type: "webhook", url: "https://webhook.test/standby", secret: "standby-webhook-secret-0123456789" };
+
+/** The hub's D1 with every statement's SQL recorded and the rows it read (D1's `rows_read`) summed. */
+function spiedDb(): { db: D1Database; sql: string[]; rowsRead: number } {
+  const spy = { db: env.DB, sql: [] as string[], rowsRead: 0 };
+  const tally = <T>(r: D1Result<T>): D1Result<T> => {
+    spy.rowsRead += r.meta.rows_read ?? 0;
+    return r;
+  };
+  spy.db = new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop === "prepare") {
+        return (query: string) => {
+          spy.sql.push(query);
+          return target.prepare(query);
+        };
+      }
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => (await target.batch(statements)).map(tally);
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return spy;
+}
+
 describe("directory export and restore", () => {
   it("exports a consistent copy, and a restore into an empty database builds the same root hash", async () => {
     await seed();
@@ -114,6 +142,65 @@ describe("directory export and restore", () => {
     expect(await count("SELECT COUNT(*) AS n FROM recipient_addresses WHERE address = 'a.smith@example.com'")).toBe(1);
     expect((await api("/api/v1/edges")).status).toBe(200);
     expect(await count("SELECT COUNT(*) AS n FROM edges WHERE id = 'edge-a'")).toBe(1);
+  });
+
+  it("checks for changes without reading recipients or addresses, and exports again after a change to any table", async () => {
+    await seed();
+    const hub = envWith({ HUB_ID: "hub-marker" });
+    const first = await createExport(hub);
+    expect(first.written).toBe(true);
+    // Unchanged: only the small tables are read, no recipient or address row.
+    const spy = spiedDb();
+    const again = await createExport(envWith({ HUB_ID: "hub-marker", DB: spy.db }));
+    expect(again).toMatchObject({ written: false, key: first.key, contentHash: first.contentHash });
+    expect(spy.sql.length).toBeGreaterThan(0);
+    expect(spy.sql.filter((q) => /\brecipients\b|\brecipient_addresses\b/.test(q))).toEqual([]);
+    expect(spy.rowsRead).toBeGreaterThan(0);
+    expect(spy.rowsRead).toBeLessThan(10);
+
+    // Each change gives a new export: tables the change log covers and ones it does not (routes, edges).
+    const changes: [string, () => Promise<unknown>][] = [
+      ["a recipient's flags", () => ok(api("/api/v1/recipients", json([{ address: "carol@example.com", sclOverride: 4 }])))],
+      ["a new alias", () => ok(api("/api/v1/recipients", json([{ address: "bob@example.com", rejectInternet: true, aliases: ["b@example.com"] }])))],
+      ["a new recipient", () => ok(api("/api/v1/recipients", json([{ address: "erin@example.com" }])))],
+      ["a deleted recipient", () => ok(api("/api/v1/recipients/erin@example.com", { method: "DELETE" }))],
+      ["a domain", () => ok(api("/api/v1/domains/example.org", put({})))],
+      ["a route", () => setRoute("example.com", WEBHOOK)],
+      ["a policy", () => ok(api("/api/v1/policies/thresholds", put({ tag: 2, quarantine: 6, reject: 8 })))],
+      ["an edge", () => ok(api("/api/v1/edges/edge-b", put({ transport: "https", url: "https://edge-b.example" })))],
+    ];
+    let previous = first;
+    for (const [what, change] of changes) {
+      await change();
+      const next = await createExport(hub);
+      expect(next.written, what).toBe(true);
+      expect(next.contentHash, what).not.toBe(previous.contentHash);
+      expect((await createExport(hub)).written, what).toBe(false);
+      previous = next;
+    }
+
+    // A change undone before the next export: the rows are read once and give the same content
+    // (nothing written); the pointer takes the new marker, so the check after is cheap again.
+    await ok(api("/api/v1/domains/example.net", put({})));
+    await ok(api("/api/v1/domains/example.net", { method: "DELETE" }));
+    const undone = spiedDb();
+    expect(await createExport(envWith({ HUB_ID: "hub-marker", DB: undone.db }))).toMatchObject({ written: false, key: previous.key });
+    expect(undone.sql.some((q) => /\brecipient_addresses\b/.test(q))).toBe(true);
+    const cheap = spiedDb();
+    expect((await createExport(envWith({ HUB_ID: "hub-marker", DB: cheap.db }))).written).toBe(false);
+    expect(cheap.sql.filter((q) => /\brecipient_addresses\b/.test(q))).toEqual([]);
+
+    // A pointer from before markers: one full read finds the same content and records the marker.
+    const latest = (await readLatest(env.BACKUP, "hub-marker"))!;
+    await env.BACKUP.put("latest/hub-marker.json", JSON.stringify({ ...latest, marker: undefined }));
+    const legacy = spiedDb();
+    expect((await createExport(envWith({ HUB_ID: "hub-marker", DB: legacy.db }))).written).toBe(false);
+    expect(legacy.sql.some((q) => /\brecipient_addresses\b/.test(q))).toBe(true);
+    expect((await readLatest(env.BACKUP, "hub-marker"))?.marker).toBe(latest.marker);
+
+    // The tests after this one expect the seeded edge and domain only.
+    await ok(api("/api/v1/edges/edge-b", { method: "DELETE" }));
+    await ok(api("/api/v1/domains/example.org", { method: "DELETE" }));
   });
 
   it("refuses to restore over a directory that is not empty, bad keys, missing exports and force on a primary", async () => {
@@ -212,8 +299,6 @@ function fakePrimary(hubId: string | null, answer: (d: Delivery) => IngestResult
     },
   };
 }
-
-const WEBHOOK = { type: "webhook", url: "https://webhook.test/standby", secret: "standby-webhook-secret-0123456789" };
 
 const standbyEnv = (primary: ReturnType<typeof fakePrimary>): Env =>
   ({ ...env, HUB_ROLE: "standby", HUB_ID: "hub-standby", PRIMARY_HUB: primary.binding }) as unknown as Env;
