@@ -3,9 +3,13 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Delivery, HubPing, IngestResult } from "../../../shared/delivery.ts";
 import { app } from "../../../workers/hub/app.ts";
-import { createExport, type ExportDocument, readLatest } from "../../../workers/hub/backup/export.ts";
+import { RECIPIENT_HASH_BYTES } from "../../../shared/directory/hash.ts";
+import { createExport, readLatest } from "../../../workers/hub/backup/export.ts";
+import { EXPORT_PART_BYTES } from "../../../workers/hub/backup/limits.ts";
 import { listExports, pruneExports } from "../../../workers/hub/backup/retention.ts";
-import { readExport } from "../../../workers/hub/backup/restore.ts";
+import { restoreExport } from "../../../workers/hub/backup/restore.ts";
+import { readState } from "../../../workers/hub/backup/state.ts";
+import { syncAllEdges } from "../../../workers/hub/sync/sync-edges.ts";
 import { releaseHeld, standbyRound } from "../../../workers/hub/backup/standby.ts";
 import { storeDelivery } from "../../../workers/hub/mailbox.ts";
 import { currentSnapshot } from "../../../workers/hub/sync/build.ts";
@@ -70,9 +74,11 @@ function apiAs(vars: Record<string, unknown>, path: string, init: RequestInit = 
   return Promise.resolve(app.fetch(new Request(`http://hub${path}`, { ...init, headers }), envWith(vars), createExecutionContext()));
 }
 
-async function gzip(value: unknown): Promise<ArrayBuffer> {
-  return new Response(new Blob([JSON.stringify(value)]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+async function gzipText(text: string): Promise<ArrayBuffer> {
+  return new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
 }
+
+const gzip = (value: unknown): Promise<ArrayBuffer> => gzipText(JSON.stringify(value));
 
 /** A webhook route, for route changes and held mail. */
 const WEBHOOK = { type: "webhook", url: "https://webhook.test/standby", secret: "standby-webhook-secret-0123456789" };
@@ -115,7 +121,7 @@ describe("directory export and restore", () => {
     expect(first).toMatchObject({ written: true, counts: { domains: 1, recipients: 4, addresses: 5, policies: 1, edges: 1 } });
     expect(first.key).toMatch(new RegExp(`^exports/${env.HUB_ID}/\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z-${first.root.slice(0, 12)}\\.json\\.gz$`));
     const head = await env.BACKUP.head(first.key);
-    expect(head?.customMetadata).toMatchObject({ root: first.root, hubId: env.HUB_ID, schema: "8", format: "1" });
+    expect(head?.customMetadata).toMatchObject({ root: first.root, hubId: env.HUB_ID, schema: "8", format: "2" });
     // Stored compressed: the object is gzip (magic bytes 1f 8b).
     const bytes = new Uint8Array(await (await env.BACKUP.get(first.key))!.arrayBuffer());
     expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
@@ -223,23 +229,32 @@ describe("directory export and restore", () => {
     expect((await api("/api/v1/backups/restore", { ...json({ key: latest.key }), token: operator })).status).toBe(403);
   });
 
-  it("restores all or nothing: an export that breaks part way leaves the directory empty", async () => {
+  it("a restore that breaks part way stays marked restoring: sync and exports wait, and the next attempt starts over", async () => {
     await seed();
     const latest = await exportNow();
-    const doc: ExportDocument = await readExport(env.BACKUP, latest.key);
-    // The last address row repeats the first: its insert fails after every other table's rows went in.
-    const broken = { ...doc, addresses: [...doc.addresses, doc.addresses[0]!] };
+    const lines = (await new Response((await env.BACKUP.get(latest.key))!.body.pipeThrough(new DecompressionStream("gzip"))).text()).trimEnd().split("\n");
+    // An address line repeated: its insert fails after other rows went in.
+    const addressLine = lines.findIndex((l) => l.startsWith('{"addresses"'));
+    const broken = [...lines.slice(0, addressLine + 1), lines[addressLine]!, ...lines.slice(addressLine + 1)];
     const key = `exports/${env.HUB_ID}/2001-01-01T00:00:00.000Z-broken000000.json.gz`;
-    await env.BACKUP.put(key, await gzip(broken));
+    await env.BACKUP.put(key, await gzipText(`${broken.join("\n")}\n`));
     await wipeDirectory();
 
     const res = await api("/api/v1/backups/restore", json({ key }));
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: { code: "invalid_export" } });
-    for (const table of ["domains", "recipients", "recipient_addresses", "policies", "edges"])
-      expect(await count(`SELECT COUNT(*) AS n FROM ${table}`)).toBe(0);
+    expect(await readState(env.DB, "restoring")).toMatchObject({ key, error: expect.stringMatching(/does not fit/) });
+    expect(await count("SELECT COUNT(*) AS n FROM recipients")).toBeGreaterThan(0);
+    // Nothing builds or exports from the half-restored directory.
+    expect(await syncAllEdges(env)).toMatchObject({ root: null, restoring: true });
+    await expect(createExport(env)).rejects.toThrow(/restored/);
 
-    // Not gzip'd JSON at all, and gzip'd JSON of the wrong shape: both 400, nothing written.
+    // Cut short (no end line): refused the same way.
+    const cut = `exports/${env.HUB_ID}/2001-01-02T00:00:00.000Z-cut000000000.json.gz`;
+    await env.BACKUP.put(cut, await gzipText(`${lines.slice(0, -1).join("\n")}\n`));
+    expect(await (await api("/api/v1/backups/restore", json({ key: cut }))).json()).toMatchObject({ error: { code: "invalid_export" } });
+
+    // Not gzip'd JSON at all, and gzip'd JSON of the wrong shape: both 400.
     await env.BACKUP.put(`exports/${env.HUB_ID}/junk.json.gz`, "plain text");
     expect(await (await api("/api/v1/backups/restore", json({ key: `exports/${env.HUB_ID}/junk.json.gz` }))).json()).toMatchObject({
       error: { code: "invalid_export" },
@@ -248,11 +263,119 @@ describe("directory export and restore", () => {
     expect(await (await api("/api/v1/backups/restore", json({ key: `exports/${env.HUB_ID}/shape.json.gz` }))).json()).toMatchObject({
       error: { code: "invalid_export" },
     });
-    await env.BACKUP.delete([key, `exports/${env.HUB_ID}/junk.json.gz`, `exports/${env.HUB_ID}/shape.json.gz`]);
+    await env.BACKUP.delete([key, cut, `exports/${env.HUB_ID}/junk.json.gz`, `exports/${env.HUB_ID}/shape.json.gz`]);
 
-    // The good export still restores.
-    expect((await api("/api/v1/backups/restore", json({ key: latest.key }))).status).toBe(200);
+    // The next attempt starts over (the failed restore's rows do not count as "not empty") and clears the state.
+    const again = await api("/api/v1/backups/restore", json({ key: latest.key }));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ verified: true, counts: latest.counts });
+    expect(await readState(env.DB, "restoring")).toBeNull();
     expect((await currentSnapshot(env)).root).toBe(latest.root);
+  });
+
+  it("exports a large directory page by page in parts, and restores it to the same root", async () => {
+    await seed();
+    const N = 24_000;
+    for (let i = 0; i < N; i += 4_000) {
+      const rows = Array.from({ length: 4_000 }, (_, j) => ({ address: `user${i + j}@example.com`, ...(j % 7 === 0 ? { sclOverride: 3 } : {}) }));
+      await ok(api("/api/v1/recipients", json(rows)));
+    }
+    await currentSnapshot(env);
+    const hub = envWith({ HUB_ID: "hub-large" });
+    let pages = 0;
+    const big = await createExport(hub, new Date(), { pageRows: 1_000, betweenPages: async () => void pages++ });
+    const addresses = await count("SELECT COUNT(*) AS n FROM recipient_addresses");
+    expect(addresses).toBeGreaterThan(N);
+    expect(big).toMatchObject({ written: true, counts: { recipients: await count("SELECT COUNT(*) AS n FROM recipients"), addresses } });
+    expect(pages).toBeGreaterThanOrEqual(48);
+    expect(big.key).toContain(big.root.slice(0, 12));
+    const full = await currentSnapshot(env);
+
+    // A change between pages: that read is dropped and the export read again, never a mix.
+    await ok(api("/api/v1/recipients", json([{ address: "yan@example.com" }])));
+    let injected = false;
+    const changed = await createExport(hub, new Date(Date.now() + 1000), {
+      pageRows: 1_000,
+      betweenPages: async () => {
+        if (injected) return;
+        injected = true;
+        await ok(api("/api/v1/recipients", json([{ address: "zed@example.com" }])));
+      },
+    });
+    expect(changed).toMatchObject({ written: true, counts: { addresses: addresses + 2 } });
+    expect(changed.root).not.toBe(full.root);
+    // Changes on every page: it gives up for this run, writing nothing.
+    await ok(api("/api/v1/recipients", json([{ address: "yul@example.com" }])));
+    let n = 0;
+    await expect(
+      createExport(hub, new Date(Date.now() + 2000), {
+        pageRows: 5_000,
+        betweenPages: () => ok(api("/api/v1/recipients", json([{ address: `x${n++}@example.com` }]))),
+      }),
+    ).rejects.toThrow(/changed during each/);
+    expect((await readLatest(env.BACKUP, "hub-large"))?.key).toBe(changed.key);
+
+    await wipeDirectory();
+    const restored = await restoreExport(env, changed.key, { force: false });
+    expect(restored).toMatchObject({ verified: true, root: changed.root, counts: changed.counts });
+    expect((await currentSnapshot(env)).root).toBe(changed.root);
+
+    await wipeDirectory();
+    await seed();
+  });
+
+  it("uploads an export larger than one part in parts of EXPORT_PART_BYTES, and restores it", async () => {
+    await seed();
+    // Rows written straight to D1 (random hashes): enough that the gzip'd export passes one part.
+    const N = 200_000;
+    await env.DB.batch([
+      env.DB.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
+         INSERT INTO recipients (address, domain) SELECT 'bulk' || i || '@example.com', 'example.com' FROM n`,
+      ).bind(N),
+      env.DB.prepare(
+        `INSERT INTO recipient_addresses (address, recipient, domain, hash)
+         SELECT address, address, domain, randomblob(${RECIPIENT_HASH_BYTES}) FROM recipients WHERE address LIKE 'bulk%'`,
+      ),
+    ]);
+    const hub = envWith({ HUB_ID: "hub-parts" });
+    const exported = await createExport(hub);
+    const object = (await env.BACKUP.head(exported.key))!;
+    // Past one part: a multipart upload, keyed (by the marker) before the root was known.
+    expect(object.size).toBeGreaterThan(EXPORT_PART_BYTES);
+    expect(exported.key).not.toContain(exported.root.slice(0, 12));
+    expect(object.customMetadata).toMatchObject({ format: "2", hubId: "hub-parts" });
+    const addresses = await count("SELECT COUNT(*) AS n FROM recipient_addresses");
+    expect(exported.counts.addresses).toBe(addresses);
+
+    await wipeDirectory();
+    const restored = await restoreExport(env, exported.key, { force: false });
+    expect(restored).toMatchObject({ verified: true, root: exported.root, counts: exported.counts });
+    expect((await currentSnapshot(env)).root).toBe(exported.root);
+    // The tests after this one expect the seeded directory only.
+    await wipeDirectory();
+  });
+
+  it("still restores a format 1 export (one JSON document)", async () => {
+    await seed();
+    const latest = await exportNow();
+    const lines = (await new Response((await env.BACKUP.get(latest.key))!.body.pipeThrough(new DecompressionStream("gzip"))).text()).trimEnd().split("\n");
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const merged: Record<string, unknown> = { ...parsed[0], format: 1, recipients: [], addresses: [] };
+    for (const line of parsed.slice(1)) {
+      for (const [name, value] of Object.entries(line)) {
+        if (name === "end") Object.assign(merged, value);
+        else merged[name] = [...((merged[name] as unknown[] | undefined) ?? []), ...(value as unknown[])];
+      }
+    }
+    const key = `exports/${env.HUB_ID}/2002-01-01T00:00:00.000Z-formatone000.json.gz`;
+    await env.BACKUP.put(key, await gzip(merged));
+    await wipeDirectory();
+    const res = await api("/api/v1/backups/restore", json({ key }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ root: latest.root, verified: true, counts: latest.counts });
+    expect((await currentSnapshot(env)).root).toBe(latest.root);
+    await env.BACKUP.delete(key);
   });
 
   it("deletes exports past the retention but always keeps the newest BACKUP_KEEP", async () => {

@@ -1,19 +1,35 @@
 /** Limits and names of the directory exports and the standby hub (see docs/operations.md#standby-hub). */
 
-/** Version of the export document's shape; a restore refuses any other. */
-export const EXPORT_FORMAT = 1;
+/**
+ * Version of the export document's shape. 2: gzip'd lines of JSON (a header, the small tables,
+ * pages of recipients and addresses, and an end line with the root hash). 1: one JSON document;
+ * still restored.
+ */
+export const EXPORT_FORMAT = 2;
 
 /** The last migration whose tables an export covers (0008): a restore refuses exports from a newer schema. */
 export const EXPORT_SCHEMA = 8;
 
 /**
- * Address rows one export may hold. The export is read in one D1 batch (one transaction, so it is
- * consistent) and built in memory; this keeps the rows, their JSON and the gzip inside a Worker's
- * 128 MB with room to spare (about 250 bytes of JSON per address).
+ * Address rows one export may hold. Exports and restores are read, written and verified page by
+ * page, so memory does not grow with the directory; this bounds how long one export or restore
+ * runs (and its D1 reads and writes), not memory: ten times the largest directory expected.
  */
-export const EXPORT_MAX_ADDRESSES = 100_000;
+export const EXPORT_MAX_ADDRESSES = 10_000_000;
 
-/** Largest export a restore decompresses: bounds memory against a corrupt or hostile object. */
+/** Rows per keyset page an export reads (and per line it writes), and per chunk a restore inserts. */
+export const EXPORT_PAGE_ROWS = 2_000;
+
+/**
+ * Bytes per part of an export's multipart upload to R2: R2's minimum (5 MiB; every part but the
+ * last the same size). An export holds at most about two parts in memory.
+ */
+export const EXPORT_PART_BYTES = 5 * 1024 * 1024;
+
+/** Reads of an export whose marker moved during the read (a change between pages) before it gives up for this run. */
+export const EXPORT_READ_ATTEMPTS = 3;
+
+/** Longest line of an export a restore decompresses (a format 1 export is one line): bounds memory against a corrupt or hostile object. */
 export const EXPORT_MAX_JSON_BYTES = 64 * 1024 * 1024;
 
 /** Defaults of BACKUP_RETENTION_DAYS and BACKUP_KEEP when a deployment does not set them. */

@@ -64,13 +64,14 @@ export interface AppliedExport {
 
 /**
  * Brings the standby's directory to the primary's newest export, if it has not applied that one
- * yet: SCR's log replay, one whole export at a time (all of it, or nothing, in one batch).
+ * yet: SCR's log replay, one whole export at a time; a restore that failed part way is started over.
  */
 export async function followPrimary(env: Env, primaryHubId: string): Promise<RestoreResult | null> {
   const latest: LatestPointer | null = await readLatest(env.BACKUP, primaryHubId);
   if (latest === null) return null;
   const applied = await readState<AppliedExport>(env.DB, "applied");
-  if (applied !== null && (applied.key === latest.key || applied.contentHash === latest.contentHash)) return null;
+  const failed = (await readState(env.DB, "restoring")) !== null;
+  if (!failed && applied !== null && (applied.key === latest.key || applied.contentHash === latest.contentHash)) return null;
   return restoreExport(env, latest.key, { force: true });
 }
 

@@ -162,13 +162,30 @@ async function putShardsInOrder(
  * `entries` must be in ascending hash order. Nothing is stored.
  */
 export async function fullBuildRoot(data: { domains: string[]; policies: Record<string, unknown>; entries: Entry[] }, key: DirectoryKey): Promise<string> {
+  return streamedFullBuildRoot({ domains: data.domains, policies: data.policies, count: data.entries.length, pages: [data.entries] }, key);
+}
+
+/**
+ * {@link fullBuildRoot} from entries given page by page (ascending hash order), holding one shard
+ * at a time. `count` must be the number of entries the pages hold: the shard layout depends on it.
+ */
+export async function streamedFullBuildRoot(
+  data: { domains: string[]; policies: Record<string, unknown>; count: number; pages: AsyncIterable<Entry[]> | Iterable<Entry[]> },
+  key: DirectoryKey,
+): Promise<string> {
   const set = new BlobSet();
   const domains = await set.put(domainsBlob(data.domains));
   const policies = await putPolicies(set, data.policies, key);
-  const shardBits = shardBitsFor(data.entries.length);
-  const shards = await putShardsInOrder([data.entries], set, shardBits, async () => undefined);
-  const snapshot = await finishSnapshot(set, { keyId: key.id, count: data.entries.length, shardBits, shards, overlay: [], domains, policies });
+  const shardBits = shardBitsFor(data.count);
+  const shards = await putShardsInOrder(data.pages, set, shardBits, async () => undefined);
+  const snapshot = await finishSnapshot(set, { keyId: key.id, count: data.count, shardBits, shards, overlay: [], domains, policies });
   return snapshot.root;
+}
+
+/** The root hash a full build of the directory now in D1 gives, read page by page. */
+export async function storedFullBuildRoot(db: D1Database, key: DirectoryKey): Promise<string> {
+  const [domains, policies, count] = await Promise.all([listDomainNames(db), listPolicies(db), countAddresses(db)]);
+  return streamedFullBuildRoot({ domains, policies, count, pages: entriesByHash(db) }, key);
 }
 
 async function readManifest(env: Env, root: string): Promise<Manifest | null> {

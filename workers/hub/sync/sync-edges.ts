@@ -3,6 +3,7 @@ import { type EdgeRecord, listEdges, recordAttempt } from "../db/edges.ts";
 import { type CurrentSnapshot, currentSnapshot, hubBlobs } from "./build.ts";
 import { edgeClient } from "./edge-client.ts";
 import { hubLog } from "../../../shared/log.ts";
+import { readState } from "../backup/state.ts";
 
 /** Longest one edge's sync may take before it is reported failed (the lease expires on its own). */
 export const EDGE_SYNC_TIMEOUT_MS = 120_000;
@@ -19,7 +20,9 @@ export interface SyncReport {
  * in parallel, each under that edge's lease. A busy lease (another hub is syncing) is recorded and
  * retried at the next tick; one edge's failure never holds up the others.
  */
-export async function syncAllEdges(env: Env): Promise<SyncReport | { hubId: string; root: null; edges: [] }> {
+export async function syncAllEdges(env: Env): Promise<SyncReport | { hubId: string; root: null; edges: []; restoring?: true }> {
+  // A restore under way (or failed): no snapshot of a half-restored directory reaches an edge.
+  if ((await readState(env.DB, "restoring")) !== null) return { hubId: env.HUB_ID, root: null, edges: [], restoring: true };
   const edges = await listEdges(env.DB);
   // Nothing to sync: no snapshot is built either (a bulk import with no edge yet costs no builds).
   if (edges.length === 0) return { hubId: env.HUB_ID, root: null, edges: [] };
