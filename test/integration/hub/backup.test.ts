@@ -483,6 +483,17 @@ describe("the standby hub", () => {
 
     // Applied already: the next round restores nothing.
     expect((await standbyRound(standby)).restored).toBeNull();
+    // A restore of it that failed part way (the state says so, rows are missing): the next round starts it over.
+    await env.DB.batch([
+      env.DB.prepare("DELETE FROM recipients WHERE address = 'carol@example.com'"),
+      env.DB.prepare("INSERT INTO backup_state (name, value) VALUES ('restoring', ?)").bind(
+        JSON.stringify({ key: exported.key, startedAt: new Date().toISOString(), error: "connection lost" }),
+      ),
+    ]);
+    expect((await standbyRound(standby)).restored).toMatchObject({ key: exported.key, verified: true });
+    expect(await readState(env.DB, "restoring")).toBeNull();
+    expect(await count("SELECT COUNT(*) AS n FROM recipients WHERE address = 'carol@example.com'")).toBe(1);
+    expect((await standbyRound(standby)).restored).toBeNull();
     const status = (await (await apiAs({ HUB_ROLE: "standby" }, "/api/v1/backups/standby")).json()) as Record<string, unknown>;
     expect(status).toMatchObject({ role: "standby", applied: { key: exported.key }, primary: { up: true } });
   });
