@@ -12,8 +12,9 @@ export const BACKUP_USAGE = `Usage: portcullis backup list [--hub HUB_ID] [--jso
   list      directory exports in the BACKUP bucket, newest first (every hub's, or one hub's)
   create    export the directory now (the cron does it every minute when something changed);
             answers the newest export when nothing changed
-  restore   replace the directory with an export's, all or nothing: into an empty hub, or
-            with --force on a standby; asks first at a terminal unless --yes
+  restore   replace the directory with an export's (edges see nothing until all of it is in;
+            a failed restore is started over by the next): into an empty hub, or with --force
+            on a standby; asks first at a terminal unless --yes
   standby   a standby's view: its primary's health, the export it applied, mail held for the
             primary; --run runs a standby round now
 See docs/operations.md#standby-hub. Common options: --profile NAME, --json.`;

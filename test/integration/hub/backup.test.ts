@@ -248,6 +248,9 @@ describe("directory export and restore", () => {
     // Nothing builds or exports from the half-restored directory.
     expect(await syncAllEdges(env)).toMatchObject({ root: null, restoring: true });
     await expect(createExport(env)).rejects.toThrow(/restored/);
+    const busy = await api("/api/v1/backups", { method: "POST" });
+    expect(busy.status).toBe(409);
+    expect(await busy.json()).toMatchObject({ error: { code: "busy", message: expect.stringMatching(/restored/) } });
 
     // Cut short (no end line): refused the same way.
     const cut = `exports/${env.HUB_ID}/2001-01-02T00:00:00.000Z-cut000000000.json.gz`;

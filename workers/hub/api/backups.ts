@@ -1,12 +1,11 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { HubEnv } from "../app.ts";
-import { createExport, ExportTooLargeError } from "../backup/export.ts";
+import { createExport, ExportBusyError, ExportTooLargeError } from "../backup/export.ts";
 import { listExports, retention } from "../backup/retention.ts";
-import { RestoreError, restoreExport } from "../backup/restore.ts";
 import { isStandby, standbyRound } from "../backup/standby.ts";
 import { standbyStatus } from "../backup/status.ts";
-import { requestSync } from "../sync/trigger.ts";
+import { requestSync, scheduler } from "../sync/trigger.ts";
 import { noteChange } from "./audit.ts";
 import { ApiError } from "./errors.ts";
 import { documentedJson, ERRORS, failure, json, readJson, route, router } from "./openapi.ts";
@@ -147,7 +146,7 @@ backups.openapi(
     responses: {
       200: json(ExportResult, "The export written, or the newest one if nothing changed"),
       ...ERRORS,
-      409: failure("This hub is a standby"),
+      409: failure("This hub is a standby (`standby`), or the directory is being restored or changed during every read (`busy`): try again"),
       413: failure("The directory is larger than one export holds"),
     },
   }),
@@ -159,6 +158,7 @@ backups.openapi(
       return c.json(result, 200);
     } catch (err) {
       if (err instanceof ExportTooLargeError) throw new ApiError(413, "too_large", err.message);
+      if (err instanceof ExportBusyError) throw new ApiError(409, "busy", err.message);
       throw err;
     }
   },
@@ -171,7 +171,7 @@ backups.openapi(
     tags: ["Backups and standby"],
     summary: "Restore the directory from an export",
     description:
-      "Replaces domains, recipients, policies and edges with the export's, all or nothing. The directory must be empty (409 `not_empty`), unless this hub is a standby and `force` is true. The next snapshot gives the export's root hash.",
+      "Replaces domains, recipients, policies and edges with the export's. The rows go in a page at a time under a `restoring` state: no EdgeSync round and no export runs until the whole export is in and its counts match, so no edge ever sees a half-restored directory; a restore that fails part way leaves `restoring` set with its error, and the next attempt starts over. The directory must be empty (409 `not_empty`), unless this hub is a standby and `force` is true. The next snapshot gives the export's root hash.",
     request: { body: documentedJson(backups, "DirectoryRestore", RestoreBody, "Which export") },
     responses: { 200: json(RestoreResult, "Restored"), ...ERRORS, 409: failure("Not empty, another DIRECTORY_KEY, or a newer schema") },
   }),
@@ -180,16 +180,14 @@ backups.openapi(
     if (body.force === true && !isStandby(c.env)) {
       throw new ApiError(409, "not_standby", "force replaces a directory and is only for a standby; on a primary, restore into an empty database");
     }
-    try {
-      const result = await restoreExport(c.env, body.key, { force: body.force === true });
-      noteChange(c, `restored the directory from ${result.key} (${result.counts.addresses} addresses)`, result.key);
-      // A primary brings its edges to the restored directory at once; a standby syncs only while its primary is down.
-      if (!isStandby(c.env)) requestSync(c.env, c.executionCtx);
-      return c.json(result, 200);
-    } catch (err) {
-      if (err instanceof RestoreError) throw new ApiError(err.status, err.code, err.message);
-      throw err;
-    }
+    // In the sync scheduler's queue: no EdgeSync round runs while the rows are being replaced.
+    const answer = await scheduler(c.env).restore(body.key, body.force === true);
+    if (!answer.ok) throw new ApiError(answer.status, answer.code, answer.message);
+    const result = answer.result;
+    noteChange(c, `restored the directory from ${result.key} (${result.counts.addresses} addresses)`, result.key);
+    // A primary brings its edges to the restored directory at once; a standby syncs only while its primary is down.
+    if (!isStandby(c.env)) requestSync(c.env, c.executionCtx);
+    return c.json(result, 200);
   },
 );
 

@@ -157,17 +157,10 @@ async function putShardsInOrder(
 }
 
 /**
- * The root hash a full build (no overlay) of this directory gives: what a hub whose snapshot
- * history is empty — one just restored from an export — builds from the same rows and key.
- * `entries` must be in ascending hash order. Nothing is stored.
- */
-export async function fullBuildRoot(data: { domains: string[]; policies: Record<string, unknown>; entries: Entry[] }, key: DirectoryKey): Promise<string> {
-  return streamedFullBuildRoot({ domains: data.domains, policies: data.policies, count: data.entries.length, pages: [data.entries] }, key);
-}
-
-/**
- * {@link fullBuildRoot} from entries given page by page (ascending hash order), holding one shard
- * at a time. `count` must be the number of entries the pages hold: the shard layout depends on it.
+ * The root hash a full build (no overlay) of this directory gives — what a hub whose snapshot
+ * history is empty, one just restored from an export, builds from the same rows and key — from
+ * entries given page by page (ascending hash order), holding one shard at a time. Nothing is
+ * stored. `count` must be the number of entries the pages hold: the shard layout depends on it.
  */
 export async function streamedFullBuildRoot(
   data: { domains: string[]; policies: Record<string, unknown>; count: number; pages: AsyncIterable<Entry[]> | Iterable<Entry[]> },

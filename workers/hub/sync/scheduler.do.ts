@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { followPrimary } from "../backup/standby.ts";
-import type { RestoreResult } from "../backup/restore.ts";
+import { RestoreError, type RestoreResult, restoreExport } from "../backup/restore.ts";
 import { syncAllEdges } from "./sync-edges.ts";
 
 /**
@@ -36,6 +36,25 @@ export class SyncScheduler extends DurableObject<Env> {
    */
   async followPrimary(primaryHubId: string): Promise<RestoreResult | null> {
     return this.#queue(() => followPrimary(this.env, primaryHubId));
+  }
+
+  /**
+   * An administrator's restore (`POST /api/v1/backups/restore`), in the same queue as sync rounds
+   * for the same reason. A refusal comes back as a value: a custom error class does not survive
+   * the call from the Worker into this object.
+   */
+  async restore(
+    key: string,
+    force: boolean,
+  ): Promise<{ ok: true; result: RestoreResult } | { ok: false; status: RestoreError["status"]; code: string; message: string }> {
+    return this.#queue(async () => {
+      try {
+        return { ok: true as const, result: await restoreExport(this.env, key, { force }) };
+      } catch (err) {
+        if (err instanceof RestoreError) return { ok: false as const, status: err.status, code: err.code, message: err.message };
+        throw err;
+      }
+    });
   }
 
   #queue<T>(work: () => Promise<T>): Promise<T> {
