@@ -1,6 +1,6 @@
 import type { AgentOutcome } from "./hygiene/types.ts";
 import { normaliseAddress } from "./directory/address.ts";
-import { toHex } from "./directory/hash.ts";
+import { DirectoryKey, toHex } from "./directory/hash.ts";
 
 /**
  * Structured logs: every line is one JSON object with the same leading fields, so a log search
@@ -156,9 +156,6 @@ export const LOG_HASH_HEX_DIGITS = 16;
  */
 export const LOG_HASH_PREFIX = "portcullis-log\0";
 
-const encoder = new TextEncoder();
-let cachedHasher: { secret: string; hasher: Promise<AddressHasher> } | null = null;
-
 /**
  * Hashes addresses for log lines: HMAC-SHA-256 under the directory key (DIRECTORY_KEY, which the
  * hub and every edge share) of `portcullis-log\0` + the normalised address, first 16 hex digits.
@@ -174,15 +171,16 @@ let cachedHasher: { secret: string; hasher: Promise<AddressHasher> } | null = nu
  * line up across workers.
  */
 export class AddressHasher {
-  readonly #key: CryptoKey;
+  readonly #key: DirectoryKey;
 
-  private constructor(key: CryptoKey) {
+  private constructor(key: DirectoryKey) {
     this.#key = key;
   }
 
   /**
-   * The hasher for a secret, imported once per isolate. Null when the secret is missing or too
-   * short (16 characters, as the directory needs): then address fields are logged as null.
+   * The hasher for a secret, on the directory's key (imported once per isolate, see
+   * DirectoryKey.cached). Null when the secret is missing or too short (16 characters, as the
+   * directory needs): then address fields are logged as null.
    *
    * @example
    * const hasher = await AddressHasher.cached(env.DIRECTORY_KEY);
@@ -190,11 +188,7 @@ export class AddressHasher {
    */
   static async cached(secret: string | undefined): Promise<AddressHasher | null> {
     if (typeof secret !== "string" || secret.length < 16) return null;
-    if (cachedHasher === null || cachedHasher.secret !== secret) {
-      const key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-      cachedHasher = { secret, hasher: key.then((k) => new AddressHasher(k)) };
-    }
-    return cachedHasher.hasher;
+    return new AddressHasher(await DirectoryKey.cached(secret));
   }
 
   /** The log hash of an address; "" for the null sender (an empty envelope sender is no address). */
@@ -203,8 +197,7 @@ export class AddressHasher {
     if (trimmed === "" || trimmed === "<>") return "";
     // An address that does not normalise is still hashed (lower-cased), never logged as it is.
     const normalised = normaliseAddress(trimmed) ?? trimmed.toLowerCase();
-    const mac = await crypto.subtle.sign("HMAC", this.#key, encoder.encode(LOG_HASH_PREFIX + normalised));
-    return toHex(new Uint8Array(mac)).slice(0, LOG_HASH_HEX_DIGITS);
+    return toHex(await this.#key.mac(LOG_HASH_PREFIX + normalised)).slice(0, LOG_HASH_HEX_DIGITS);
   }
 }
 

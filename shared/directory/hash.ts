@@ -75,6 +75,11 @@ export class DirectoryKey {
     return new DirectoryKey(key, id);
   }
 
+  /** HMAC-SHA-256 of a text under this key, whole: for keyed hashes other than the directory's (log lines). */
+  async mac(text: string): Promise<Uint8Array> {
+    return new Uint8Array(await crypto.subtle.sign("HMAC", this.#key, encoder.encode(text)));
+  }
+
   /** The truncated keyed hash of a normalised address. */
   async hashAddress(normalisedAddress: string): Promise<Uint8Array> {
     const cached = this.#cache.get(normalisedAddress);
