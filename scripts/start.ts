@@ -20,6 +20,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { adminApi } from "./admin-api.ts";
 import { ensureLocalSecrets } from "./dev-vars.ts";
 import { edgeId, edgeWorker, hubWorker, LOCAL_EDGE_ID, type LocalWorker, MAX_LOCAL_EDGES, standbyHubWorker } from "./local-workers.ts";
 import { portFree } from "./ports.ts";
@@ -152,17 +153,7 @@ async function waitFor(url: string, what: string, deadline: number): Promise<voi
 }
 
 /** Calls the hub's admin API; throws with the API's own error message. */
-async function admin<T>(token: string, method: string, apiPath: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${hubUrl}/api/v1${apiPath}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} /api/v1${apiPath}: HTTP ${res.status} ${text.slice(0, 300)}`);
-  return (text === "" ? null : JSON.parse(text)) as T;
-}
+const admin = <T>(token: string, method: string, apiPath: string, body?: unknown): Promise<T> => adminApi<T>(hubUrl, token, method, apiPath, body);
 
 interface SyncReport {
   root: string;

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminApi } from "../../scripts/admin-api.ts";
 import { launchStack, type LaunchedStack } from "../../scripts/launch.ts";
 import { freePort } from "../../scripts/ports.ts";
 import { launchChromium, type LaunchedBrowser } from "./browser.ts";
@@ -46,15 +47,7 @@ describe("the dashboard in headless Chromium", () => {
   const problems: string[] = [];
   const acceptedMessageId = `<${crypto.randomUUID()}@example.net>`;
 
-  const admin = async (method: string, apiPath: string, body?: unknown): Promise<Response> => {
-    const res = await fetch(`${hub}/api/v1${apiPath}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${await res.text()}`);
-    return res;
-  };
+  const admin = <T>(method: string, apiPath: string, body?: unknown): Promise<T> => adminApi<T>(hub, token, method, apiPath, body);
   const send = (to: string, raw: string): Promise<Response> =>
     fetch(`${edge}/cdn-cgi/local/email?${new URLSearchParams({ from: "sender@example.net", to })}`, { method: "POST", body: raw });
   /** A policy change, pushed to the edge before the next message. */
@@ -188,7 +181,7 @@ describe("the dashboard in headless Chromium", () => {
     await page.locator('button[data-action="release"]').click();
     expect(await page.locator(".notice").textContent()).toContain("released");
     expect(await page.locator("#quarantine tr[data-message]", { hasText: "Quarantine me" }).count()).toBe(0);
-    const inbox = (await (await admin("GET", "/messages?folder=inbox")).json()) as { items: { subject: string }[] };
+    const inbox = await admin<{ items: { subject: string }[] }>("GET", "/messages?folder=inbox");
     expect(inbox.items.map((m) => m.subject)).toContain(HOSTILE_SUBJECT);
   });
 

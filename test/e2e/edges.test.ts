@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminApi } from "../../scripts/admin-api.ts";
 import { killWorker, launchStack, type LaunchedStack, restartWorker } from "../../scripts/launch.ts";
 import { freePort, portFree } from "../../scripts/ports.ts";
 
@@ -35,15 +36,7 @@ describe("npm start -- --edges 2 --standby", () => {
   let token: string;
   let fixture: string;
 
-  const api = async <T>(method: string, apiPath: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${hub}/api/v1${apiPath}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const api = <T>(method: string, apiPath: string, body?: unknown): Promise<T> => adminApi<T>(hub, token, method, apiPath, body);
   /** The welcome fixture under its own Message-ID, through one edge's local email endpoint. */
   const send = (edge: string, to: string, messageId: string): Promise<Response> =>
     fetch(`${edge}/cdn-cgi/local/email?${new URLSearchParams({ from: "sender@example.net", to })}`, {

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminApi } from "../../scripts/admin-api.ts";
 import { killWorker, launchStack, type LaunchedStack, restartWorker } from "../../scripts/launch.ts";
 import { freePort } from "../../scripts/ports.ts";
 
@@ -50,15 +51,7 @@ describe("standby hub failover (npm start -- --standby)", () => {
   let standby: string;
   let token: string;
 
-  const call = async <T>(origin: string, method: string, apiPath: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${origin}/api/v1${apiPath}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${origin} ${method} ${apiPath}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const call = <T>(origin: string, method: string, apiPath: string, body?: unknown): Promise<T> => adminApi<T>(origin, token, method, apiPath, body);
   const standbyRound = () => call<StandbyReport>(standby, "POST", "/backups/standby/run");
   /** The welcome fixture under its own Message-ID, through the edge's local email endpoint. */
   const send = (messageId: string): Promise<Response> =>
