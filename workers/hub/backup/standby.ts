@@ -1,7 +1,7 @@
 import type { Delivery, HubPing, IngestResult } from "../../../shared/delivery.ts";
 import { withTimeout } from "../../../shared/timeout.ts";
 import { insertOnwardStatement } from "../db/onward.ts";
-import type { MessageRow } from "../db/messages.ts";
+import { listHeld, type StoredMessage } from "../db/messages.ts";
 import { enqueueOnward } from "../onward/queue.ts";
 import { onwardStepsFor } from "../onward/steps.ts";
 import { scheduler } from "../sync/trigger.ts";
@@ -75,50 +75,30 @@ export async function followPrimary(env: Env, primaryHubId: string): Promise<Res
   return restoreExport(env, latest.key, { force: true });
 }
 
-/** What a hand-back needs of a held message's row. */
-type HeldRow = Pick<
-  MessageRow,
-  "id" | "delivery_id" | "edge_id" | "mail_from" | "rcpt_to" | "subject" | "message_id" | "r2_key" | "scl" | "agents" | "tags" | "received_at"
-> & {
-  action: "accept" | "quarantine";
-};
-
-/** Held messages in id order, after `afterId` (keyset: a round walks past the ones it could not hand back). */
-async function heldMessages(db: D1Database, limit: number, afterId = 0): Promise<HeldRow[]> {
-  const { results } = await db
-    .prepare(
-      "SELECT id, delivery_id, edge_id, mail_from, rcpt_to, subject, message_id, r2_key, action, scl, agents, tags, received_at FROM messages WHERE standby_state = 'held' AND id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(afterId, limit)
-    .all<HeldRow>();
-  return results;
+/** Moves a held message to `state` (or keeps it held with the reason it could not move). */
+function markHeldStatement(db: D1Database, id: number, state: "handed_back" | "released" | "held", error: string | null, at = new Date()): D1PreparedStatement {
+  return db
+    .prepare("UPDATE messages SET standby_state = ?, standby_changed_at = ?, standby_error = ? WHERE id = ? AND standby_state = 'held'")
+    .bind(state, at.toISOString(), error, id);
 }
 
-async function markHeld(db: D1Database, id: number, state: "handed_back" | "released" | "held", error: string | null): Promise<void> {
-  await db
-    .prepare("UPDATE messages SET standby_state = ?, standby_changed_at = ?, standby_error = ? WHERE id = ? AND standby_state = 'held'")
-    .bind(state, new Date().toISOString(), error, id)
-    .run();
+async function markHeld(db: D1Database, id: number, state: "handed_back" | "held", error: string | null): Promise<void> {
+  await markHeldStatement(db, id, state, error).run();
 }
 
 /** The delivery a held message was, rebuilt from its row and bytes: the same delivery id, so the primary de-duplicates it. */
-async function deliveryOf(env: Env, row: HeldRow): Promise<Delivery | null> {
-  const object = await env.MAILBOX.get(row.r2_key);
+async function deliveryOf(env: Env, m: StoredMessage): Promise<Delivery | null> {
+  const object = await env.MAILBOX.get(m.r2Key);
   if (object === null) return null;
   return {
-    deliveryId: row.delivery_id,
-    edgeId: row.edge_id,
-    envelope: { from: row.mail_from, to: JSON.parse(row.rcpt_to) as string[] },
+    deliveryId: m.deliveryId,
+    edgeId: m.edgeId,
+    envelope: { from: m.from, to: m.to },
     raw: new Uint8Array(await object.arrayBuffer()),
-    receivedAt: row.received_at,
-    subject: row.subject,
-    messageId: row.message_id,
-    verdict: {
-      action: row.action,
-      scl: row.scl,
-      agents: JSON.parse(row.agents) as Delivery["verdict"]["agents"],
-      tags: JSON.parse(row.tags) as Delivery["verdict"]["tags"],
-    },
+    receivedAt: m.receivedAt,
+    subject: m.subject,
+    messageId: m.messageId,
+    verdict: { action: m.action as Delivery["verdict"]["action"], scl: m.scl, agents: m.agents, tags: m.tags },
   };
 }
 
@@ -144,7 +124,7 @@ export async function handBack(env: Env): Promise<HandBackReport> {
   let stop = false;
   let afterId = 0;
   while (!stop && budget > 0) {
-    const rows = await heldMessages(env.DB, Math.min(budget, HANDBACK_CONCURRENCY * 8), afterId);
+    const rows = await listHeld(env.DB, Math.min(budget, HANDBACK_CONCURRENCY * 8), afterId);
     if (rows.length === 0) break;
     budget -= rows.length;
     afterId = rows[rows.length - 1]!.id;
@@ -154,7 +134,7 @@ export async function handBack(env: Env): Promise<HandBackReport> {
           const delivery = await deliveryOf(env, row);
           if (delivery === null) {
             report.failed++;
-            await markHeld(env.DB, row.id, "held", `raw message missing from the mailbox (${row.r2_key})`);
+            await markHeld(env.DB, row.id, "held", `raw message missing from the mailbox (${row.r2Key})`);
             return;
           }
           try {
@@ -185,16 +165,14 @@ export async function handBack(env: Env): Promise<HandBackReport> {
  * itself, as ingest would have: onward steps written with the mark, in one batch per message.
  */
 export async function releaseHeld(env: Env): Promise<number> {
-  const rows = await heldMessages(env.DB, RELEASE_MAX_PER_ROUND);
+  const rows = await listHeld(env.DB, RELEASE_MAX_PER_ROUND);
   const now = Date.now();
   let released = 0;
   for (const row of rows) {
-    const steps = row.action === "accept" ? await onwardStepsFor(env.DB, JSON.parse(row.rcpt_to) as string[], now) : [];
+    const steps = row.action === "accept" ? await onwardStepsFor(env.DB, row.to, now) : [];
     const results = await env.DB.batch<{ id: number }>([
-      env.DB.prepare(
-        "UPDATE messages SET standby_state = 'released', standby_changed_at = ?, standby_error = NULL WHERE id = ? AND standby_state = 'held'",
-      ).bind(new Date(now).toISOString(), row.id),
-      ...steps.map((o) => insertOnwardStatement(env.DB, row.delivery_id, o)),
+      markHeldStatement(env.DB, row.id, "released", null, new Date(now)),
+      ...steps.map((o) => insertOnwardStatement(env.DB, row.deliveryId, o)),
     ]);
     await enqueueOnward(
       env,

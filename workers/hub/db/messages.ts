@@ -20,8 +20,7 @@ export interface MessageRecord {
   storedAt: string;
 }
 
-/** A `messages` row as D1 returns it. */
-export interface MessageRow {
+interface MessageRow {
   id: number;
   delivery_id: string;
   edge_id: string;
@@ -99,9 +98,23 @@ export async function messageIdForDelivery(db: D1Database, deliveryId: string): 
   return row?.id ?? null;
 }
 
-export async function getMessage(db: D1Database, id: number): Promise<(MessageRecord & { r2Key: string }) | null> {
+/** A stored message with where its bytes are in the MAILBOX bucket. */
+export type StoredMessage = MessageRecord & { r2Key: string };
+
+const toStored = (row: MessageRow): StoredMessage => ({ ...toRecord(row), r2Key: row.r2_key });
+
+export async function getMessage(db: D1Database, id: number): Promise<StoredMessage | null> {
   const row = await db.prepare("SELECT * FROM messages WHERE id = ?").bind(id).first<MessageRow>();
-  return row === null ? null : { ...toRecord(row), r2Key: row.r2_key };
+  return row === null ? null : toStored(row);
+}
+
+/** Messages a standby holds for its primary, in id order after `afterId` (keyset: a round walks past the ones it could not hand back). */
+export async function listHeld(db: D1Database, limit: number, afterId = 0): Promise<StoredMessage[]> {
+  const { results } = await db
+    .prepare("SELECT * FROM messages WHERE standby_state = 'held' AND id > ? ORDER BY id LIMIT ?")
+    .bind(afterId, limit)
+    .all<MessageRow>();
+  return results.map(toStored);
 }
 
 /** Which stored messages a list shows: delivered mail, the quarantine, or both. */
