@@ -1,13 +1,11 @@
 import { z } from "zod";
 import { fromBase64 } from "../../../shared/base64.ts";
 import { DirectoryKey } from "../../../shared/directory/hash.ts";
+import { multiRow, tupleOf } from "../db/statements.ts";
 import { storedFullBuildRoot } from "../sync/build.ts";
 import type { ExportCounts } from "./export.ts";
 import { EXPORT_MAX_JSON_BYTES, EXPORT_PAGE_ROWS, EXPORT_SCHEMA } from "./limits.ts";
 import { readState, writeState, writeStateStatement } from "./state.ts";
-
-/** D1 allows at most 100 bound parameters in one statement. */
-const MAX_PARAMS = 100;
 
 /** An export key as this hub writes them: `exports/<hub id>/<name>.json.gz`. */
 export const EXPORT_KEY = /^exports\/[A-Za-z0-9._-]{1,64}\/[A-Za-z0-9:._-]{1,100}\.json\.gz$/;
@@ -146,15 +144,13 @@ export async function openExport(bucket: R2Bucket, key: string): Promise<{ heade
 /** Multi-row INSERTs of `rows`, as many rows per statement as D1's parameter limit allows. */
 function inserts(db: D1Database, head: string, rows: unknown[][]): D1PreparedStatement[] {
   if (rows.length === 0) return [];
-  const width = rows[0]!.length;
-  const per = Math.floor(MAX_PARAMS / width);
-  const tuple = `(${Array.from({ length: width }, () => "?").join(", ")})`;
-  const statements: D1PreparedStatement[] = [];
-  for (let i = 0; i < rows.length; i += per) {
-    const chunk = rows.slice(i, i + per);
-    statements.push(db.prepare(`${head} VALUES ${chunk.map(() => tuple).join(", ")}`).bind(...chunk.flat()));
-  }
-  return statements;
+  return multiRow(
+    db,
+    rows,
+    tupleOf(rows[0]!.length),
+    (values) => `${head} VALUES ${values}`,
+    (row) => row,
+  );
 }
 
 const DIRECTORY_NOT_EMPTY =

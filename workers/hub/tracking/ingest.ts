@@ -1,5 +1,5 @@
+import { multiRow, tupleOf } from "../db/statements.ts";
 import { normalizeMessageId, TrackingEventWire } from "./event.ts";
-import { D1_MAX_BOUND_PARAMETERS } from "./limits.ts";
 import { hubLog } from "../../../shared/log.ts";
 
 const EVENT_COLUMNS = [
@@ -23,11 +23,6 @@ const EVENT_COLUMNS = [
   "detail",
   "latency_ms",
 ] as const;
-
-/** Rows per multi-row INSERT, so each statement stays within D1's bound-parameter limit. */
-const EVENTS_PER_STATEMENT = Math.floor(D1_MAX_BOUND_PARAMETERS / EVENT_COLUMNS.length);
-/** (event id, recipient) pairs per statement. */
-const RECIPIENTS_PER_STATEMENT = Math.floor(D1_MAX_BOUND_PARAMETERS / 2);
 
 function eventValues(e: TrackingEventWire): unknown[] {
   return [
@@ -54,12 +49,6 @@ function eventValues(e: TrackingEventWire): unknown[] {
   ];
 }
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /**
  * Stores events in one D1 batch (one transaction): multi-row INSERTs of at most 100 bound
  * parameters each, then the event × recipient rows. Idempotent on the event id: an event already
@@ -69,30 +58,26 @@ function chunks<T>(items: T[], size: number): T[][] {
 export async function insertEvents(db: D1Database, events: TrackingEventWire[]): Promise<number> {
   const unique = [...new Map(events.map((e) => [e.eventId, e])).values()];
   if (unique.length === 0) return 0;
-  const statements: D1PreparedStatement[] = [];
-  const row = `(${EVENT_COLUMNS.map(() => "?").join(", ")})`;
-  for (const part of chunks(unique, EVENTS_PER_STATEMENT)) {
-    statements.push(
-      db
-        .prepare(`INSERT INTO tracking_events (${EVENT_COLUMNS.join(", ")}) VALUES ${part.map(() => row).join(", ")} ON CONFLICT (event_id) DO NOTHING`)
-        .bind(...part.flatMap(eventValues)),
-    );
-  }
-  const eventCount = statements.length;
-  const pairs = unique.flatMap((e) => [...new Set(e.recipients)].map((recipient) => [e.eventId, recipient] as const));
-  for (const part of chunks(pairs, RECIPIENTS_PER_STATEMENT)) {
-    // The time and sequence number come from the event row just written (or written before).
-    statements.push(
-      db
-        .prepare(
-          `INSERT OR IGNORE INTO tracking_recipients (recipient, at, event_seq)
-           SELECT v.column2, e.at, e.seq FROM (VALUES ${part.map(() => "(?, ?)").join(", ")}) AS v JOIN tracking_events e ON e.event_id = v.column1`,
-        )
-        .bind(...part.flat()),
-    );
-  }
-  const results = await db.batch(statements);
-  return results.slice(0, eventCount).reduce((n, r) => n + (r.meta.changes ?? 0), 0);
+  const eventInserts = multiRow(
+    db,
+    unique,
+    tupleOf(EVENT_COLUMNS.length),
+    (values) => `INSERT INTO tracking_events (${EVENT_COLUMNS.join(", ")}) VALUES ${values} ON CONFLICT (event_id) DO NOTHING`,
+    eventValues,
+  );
+  const pairs = unique.flatMap((e) => [...new Set(e.recipients)].map((recipient) => [e.eventId, recipient]));
+  // The time and sequence number come from the event row just written (or written before).
+  const recipients = multiRow(
+    db,
+    pairs,
+    "(?, ?)",
+    (values) =>
+      `INSERT OR IGNORE INTO tracking_recipients (recipient, at, event_seq)
+       SELECT v.column2, e.at, e.seq FROM (VALUES ${values}) AS v JOIN tracking_events e ON e.event_id = v.column1`,
+    (pair) => pair,
+  );
+  const results = await db.batch([...eventInserts, ...recipients]);
+  return results.slice(0, eventInserts.length).reduce((n, r) => n + (r.meta.changes ?? 0), 0);
 }
 
 /**

@@ -15,9 +15,6 @@ export const TRACKING_PRUNE_CHUNK = 500;
 /** Chunks per cron run: bounds one run's work (up to 10,000 events a minute, far above what the edges record). */
 export const TRACKING_PRUNE_MAX_CHUNKS = 20;
 
-/** D1 refuses a statement with more than 100 bound parameters; multi-row INSERTs stay under it. */
-export const D1_MAX_BOUND_PARAMETERS = 100;
-
 /** Longest free text in an event (SMTP reply, detail, agent notes): a queue message is at most 128 KB. */
 export const TRACKING_MAX_TEXT = 2048;
 
